@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import scalar from '@scalar/fastify-api-reference';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { analyticsRoutes } from './modules/analytics/analytics.routes.ts';
+import { authPlugin } from './modules/auth/auth.plugin.ts';
+import { campaignsRoutes } from './modules/campaigns/campaigns.routes.ts';
+import { customersRoutes } from './modules/customers/customers.routes.ts';
+import { healthRoutes } from './modules/health/health.routes.ts';
+import { mailboxRoutes } from './modules/mailbox/mailbox.routes.ts';
+import { merchantsRoutes } from './modules/merchants/merchants.routes.ts';
+import { notificationsRoutes } from './modules/notifications/notifications.routes.ts';
+import { createNotifier } from './modules/notifications/notifications.service.ts';
+import { usersRoutes } from './modules/users/users.routes.ts';
+import type { Config } from './platform/config.ts';
+import type { Db } from './platform/db.ts';
+import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
+import type { Mailer } from './platform/mail.ts';
+import type { Queue } from './platform/queue.ts';
+
+export type AppDeps = {
+  config: Config;
+  db: Db;
+  queue: Queue | undefined;
+  mailer: Mailer;
+  jwtSecret: string;
+  /** whether the local mailbox runs (its messages are then listable) */
+  mailbox: boolean;
+  logger?: FastifyBaseLogger;
+};
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Builds the API; does not listen (server.ts does, tests use inject). */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: deps.config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  await app.register(helmet, {
+    // the interactive docs page runs its own inline bootstrap script
+    contentSecurityPolicy: false,
+  });
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'SwipeSavvy API',
+        version: deps.config.version,
+        description:
+          'Merchant engagement platform: campaigns, audiences, notifications, analytics and the merchant network. ' +
+          'Errors are application/problem+json (RFC 9457) with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+  });
+  await app.register(scalar, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const notifier = createNotifier(deps);
+  app.addHook('onClose', () => notifier.close());
+
+  await app.register(authPlugin, { deps });
+  await app.register(healthRoutes, { deps });
+  await app.register(usersRoutes, { deps, notifier });
+  await app.register(merchantsRoutes, { deps });
+  await app.register(customersRoutes, { deps });
+  await app.register(campaignsRoutes, { deps });
+  await app.register(notificationsRoutes, { notifier });
+  await app.register(analyticsRoutes, { deps });
+  await app.register(mailboxRoutes, { deps });
+  return app;
+}

@@ -1,0 +1,181 @@
+import type { Queryable } from '../../platform/db.ts';
+import { audienceWhere, type Segment } from '../customers/customers.repo.ts';
+import type { Channel } from './notifications.channels.ts';
+
+export type SendRow = {
+  id: string;
+  merchantId: string;
+  campaignId: string;
+  channel: Channel;
+  status: 'ready' | 'sending' | 'completed' | 'cancelled';
+  recipients: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  fannedOutAt: Date | null;
+};
+
+const columns = `s.id, s.merchant_id AS "merchantId", s.campaign_id AS "campaignId", c.channel, s.status,
+  s.recipients, s.created_at AS "createdAt", s.started_at AS "startedAt", s.completed_at AS "completedAt",
+  s.fanned_out_at AS "fannedOutAt"`;
+
+export type CampaignAudience = {
+  merchantId: string;
+  campaignId: string;
+  channel: Channel;
+  segment: Segment;
+  holdoutPct: number;
+};
+
+/**
+ * The audience of a campaign send: the segment's reachable customers, less the campaign's holdout.
+ * Holdout membership is a hash of customer and campaign, so it is stable across sends and is
+ * the baseline analytics compares against.
+ */
+export function sendAudience(a: CampaignAudience, first = 1) {
+  const base = audienceWhere(a.merchantId, a.segment, a.channel, first);
+  const params = [...base.params, a.campaignId, Math.round(a.holdoutPct * 100)];
+  const c = first + base.params.length;
+  return {
+    sql: `${base.sql} AND mod(mod(hashtextextended(c.id::text || ':holdout:' || $${c}::text, 0), 10000) + 10000, 10000) >= $${c + 1}`,
+    params,
+  };
+}
+
+export async function countSendAudience(db: Queryable, a: CampaignAudience): Promise<number> {
+  const w = sendAudience(a);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*) AS n FROM customers c WHERE ${w.sql}`,
+    w.params,
+  );
+  return rows[0]!.n;
+}
+
+export async function insertSend(
+  db: Queryable,
+  s: { merchantId: string; campaignId: string; recipients: number; createdBy: string },
+): Promise<SendRow> {
+  const { rows } = await db.query<SendRow>(
+    `WITH s AS (
+       INSERT INTO notification_sends (merchant_id, campaign_id, recipients, created_by)
+       VALUES ($1, $2, $3, $4) RETURNING *
+     )
+     SELECT ${columns} FROM s JOIN campaigns c ON c.id = s.campaign_id`,
+    [s.merchantId, s.campaignId, s.recipients, s.createdBy],
+  );
+  return rows[0]!;
+}
+
+export async function findSend(db: Queryable, merchantId: string, id: string): Promise<SendRow | undefined> {
+  const { rows } = await db.query<SendRow>(
+    `SELECT ${columns} FROM notification_sends s JOIN campaigns c ON c.id = s.campaign_id
+      WHERE s.id = $1 AND s.merchant_id = $2`,
+    [id, merchantId],
+  );
+  return rows[0];
+}
+
+export async function findSendForFanout(db: Queryable, id: string) {
+  const { rows } = await db.query<SendRow & { segment: Segment; holdoutPct: number }>(
+    `SELECT ${columns}, c.segment, c.holdout_pct AS "holdoutPct"
+       FROM notification_sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.id = $1`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** Moves a send from one status to another; undefined when it was not in `from`. */
+export async function transitionSend(
+  db: Queryable,
+  merchantId: string,
+  id: string,
+  from: SendRow['status'][],
+  to: SendRow['status'],
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE notification_sends
+        SET status = $4,
+            started_at = CASE WHEN $4 = 'sending' THEN coalesce(started_at, now()) ELSE started_at END,
+            completed_at = CASE WHEN $4 IN ('completed', 'cancelled') THEN now() ELSE completed_at END
+      WHERE id = $1 AND merchant_id = $2 AND status = ANY($3::text[])`,
+    [id, merchantId, from, to],
+  );
+  return rowCount === 1;
+}
+
+const recipientColumn: Record<Channel, string> = {
+  email: 'b.email',
+  webhook: 'b.webhook_url',
+  push: 'b.push_subscription::text',
+};
+
+/**
+ * Creates the notifications of the next batch of the audience, after customer `after`, with the
+ * variant picked by a hash of customer and campaign (so a resend picks the same one). Rows that
+ * exist already (a retried fan-out) are skipped by the unique index.
+ */
+export async function fanOutBatch(
+  db: Queryable,
+  send: SendRow & { segment: Segment; holdoutPct: number },
+  after: string,
+  size: number,
+): Promise<{ last: string | null; ids: string[] }> {
+  const audience = sendAudience(
+    {
+      merchantId: send.merchantId,
+      campaignId: send.campaignId,
+      channel: send.channel,
+      segment: send.segment,
+      holdoutPct: send.holdoutPct,
+    },
+    5,
+  );
+  const { rows } = await db.query<{ last: string | null; ids: string[] }>(
+    `WITH v AS (
+       SELECT name, content, sum(weight) OVER (ORDER BY position) AS upto, sum(weight) OVER () AS total
+         FROM campaign_variants WHERE campaign_id = $2
+     ),
+     batch AS (
+       SELECT c.id, c.email, c.webhook_url, c.push_subscription FROM customers c
+        WHERE ${audience.sql} AND c.id > $3 ORDER BY c.id LIMIT $4
+     ),
+     ins AS (
+       INSERT INTO notifications (merchant_id, kind, send_id, campaign_id, customer_id, variant, channel, recipient, payload)
+       SELECT b_merchant, 'campaign', $1, $2, b.id, pick.name, '${send.channel}', ${recipientColumn[send.channel]},
+              jsonb_build_object('subject', pick.content->>'subject', 'text', pick.content->>'body',
+                                 'data', jsonb_build_object('type', 'campaign', 'campaignId', $2::uuid, 'variant', pick.name))
+         FROM batch b
+         CROSS JOIN (SELECT merchant_id AS b_merchant FROM notification_sends WHERE id = $1) s
+         CROSS JOIN LATERAL (
+           SELECT name, content FROM v
+            WHERE v.upto > mod(mod(hashtextextended(b.id::text || ':' || $2::text, 0), v.total) + v.total, v.total)
+            ORDER BY v.upto LIMIT 1
+         ) pick
+       ON CONFLICT (send_id, customer_id, channel) WHERE send_id IS NOT NULL DO NOTHING
+       RETURNING id
+     )
+     SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, ARRAY(SELECT id FROM ins) AS ids`,
+    [send.id, send.campaignId, after, size, ...audience.params],
+  );
+  return rows[0]!;
+}
+
+export async function finishFanout(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE notification_sends
+        SET fanned_out_at = now(), recipients = (SELECT count(*) FROM notifications WHERE send_id = $1)
+      WHERE id = $1 AND fanned_out_at IS NULL`,
+    [id],
+  );
+}
+
+/** Completes a send once it is fanned out and no notification of it is still open. */
+export async function completeIfDone(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE notification_sends SET status = 'completed', completed_at = now()
+      WHERE id = $1 AND status = 'sending' AND fanned_out_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM notifications WHERE send_id = $1 AND status IN ('queued', 'sending'))`,
+    [id],
+  );
+  return rowCount === 1;
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+// The one place that reads process.env. Every variable is listed here with its default;
+// the README's configuration table is written from this list.
+const Env = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+  }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  EMBEDDED_PG_PORT: Type.Integer({ default: 54329, minimum: 1, maximum: 65535 }),
+  DB_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 60, maximum: 2_592_000 }),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAILBOX_PORT: Type.Integer({ default: 2525, minimum: 0, maximum: 65535 }),
+  MAIL_FROM: Type.String({ default: 'SwipeSavvy <no-reply@swipesavvy.local>', minLength: 3 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
+  AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 20, minimum: 1, maximum: 100_000 }),
+  LOGIN_FAILURES_BEFORE_LOCK: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  WORKERS: Type.Boolean({ default: true }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 60_000 }),
+  ALLOW_PRIVATE_WEBHOOK_TARGETS: Type.Optional(Type.Boolean()),
+  APP_VERSION: Type.Optional(Type.String({ minLength: 1 })),
+  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
+});
+type Env = Static<typeof Env>;
+
+export type Config = {
+  env: Env['NODE_ENV'];
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  embeddedPgPort: number;
+  dbPoolMax: number;
+  jwtSecret: string | undefined;
+  jwtTtlSeconds: number;
+  smtpUrl: string | undefined;
+  mailboxPort: number;
+  mailFrom: string;
+  logLevel: string;
+  bodyLimitBytes: number;
+  authRateLimitPerMinute: number;
+  loginFailuresBeforeLock: number;
+  workers: boolean;
+  webhookTimeoutMs: number;
+  allowPrivateWebhookTargets: boolean;
+  version: string;
+  shutdownGraceMs: number;
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return pkg.version as string;
+}
+
+/** Parses the environment once; lists every invalid variable instead of stopping at the first. */
+export function loadConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof Env, string>> = {},
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(Env.properties)) {
+    const value = overrides[key as keyof Env] ?? source[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const withDefaults = Value.Default(Env, Value.Convert(Env, raw));
+  const problems = [...Value.Errors(Env, withDefaults)].map((e) => {
+    const key = e.instancePath.replace(/^\//, '') || 'environment';
+    return `${key}=${JSON.stringify(raw[key] ?? '')}: ${e.message}`;
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const env = withDefaults as Env;
+  if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+    throw new ConfigError(['JWT_SECRET: required (at least 32 characters) when NODE_ENV=production']);
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    dataDir: path.resolve(env.DATA_DIR),
+    databaseUrl: env.DATABASE_URL,
+    embeddedPgPort: env.EMBEDDED_PG_PORT,
+    dbPoolMax: env.DB_POOL_MAX,
+    jwtSecret: env.JWT_SECRET,
+    jwtTtlSeconds: env.JWT_TTL_SECONDS,
+    smtpUrl: env.SMTP_URL,
+    mailboxPort: env.MAILBOX_PORT,
+    mailFrom: env.MAIL_FROM,
+    logLevel: env.LOG_LEVEL,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    authRateLimitPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
+    loginFailuresBeforeLock: env.LOGIN_FAILURES_BEFORE_LOCK,
+    workers: env.WORKERS,
+    webhookTimeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    allowPrivateWebhookTargets: env.ALLOW_PRIVATE_WEBHOOK_TARGETS ?? env.NODE_ENV !== 'production',
+    version: env.APP_VERSION ?? packageVersion(),
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+  };
+}
+
+/** The variables with their defaults, for `swipesavvy config` and the README. */
+export function describeConfig(): { name: string; default: unknown }[] {
+  return Object.entries(Env.properties).map(([name, schema]) => ({
+    name,
+    default: (schema as { default?: unknown }).default,
+  }));
+}

@@ -1,0 +1,33 @@
+import type pg from 'pg';
+import { PgBoss } from 'pg-boss';
+
+export type Queue = PgBoss;
+
+/** Queue names and their retry policy, in one place. */
+export const Queues = {
+  fanout: { name: 'notifications.fanout', retryLimit: 10, retryDelay: 2, retryBackoff: true },
+  deliver: { name: 'notifications.deliver', retryLimit: 10, retryDelay: 2, retryBackoff: true },
+} as const;
+
+export async function startQueue(connectionString: string, options: { max?: number } = {}): Promise<Queue> {
+  const boss = new PgBoss({
+    connectionString,
+    schema: 'pgboss',
+    max: options.max ?? 4,
+    application_name: 'swipesavvy-queue',
+  });
+  // Errors of the queue's own maintenance are logged by the caller's 'error' listener;
+  // without a listener EventEmitter would throw them.
+  boss.on('error', () => {});
+  await boss.start();
+  for (const q of Object.values(Queues)) {
+    const { name, ...policy } = q;
+    await boss.createQueue(name, policy);
+  }
+  return boss;
+}
+
+/** The pg-boss `db` option that makes a send part of the caller's transaction. */
+export function inTransaction(client: pg.PoolClient) {
+  return { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } };
+}
