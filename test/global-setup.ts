@@ -2,7 +2,7 @@
 // server at TEST_DATABASE_URL) and a template database with every migration and the job queue's
 // schema applied. Each test file then copies the template into a database of its own.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,7 @@ export async function globalSetup() {
     adminUrl = external;
   } else {
     dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-test-'));
+    chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user and must enter it
     embedded = await useEmbeddedDatabase({
       dataDir,
       port: await freePort(),

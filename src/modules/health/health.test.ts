@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startTestApp } from '../../../test/helpers.ts';
+
+describe('health', async () => {
+  const { app } = await startTestApp();
+
+  it('GET /api/health answers healthy with the version', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/health' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'healthy');
+    assert.equal(res.json().version, '2.0.0');
+    assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  it('echoes a request id the client sent', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/health',
+      headers: { 'x-request-id': 'trace-123' },
+    });
+    assert.equal(res.headers['x-request-id'], 'trace-123');
+  });
+
+  it('GET /api/health/db measures the database round trip', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/health/db' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().database, 'connected');
+    assert.equal(typeof res.json().latencyMs, 'number');
+  });
+
+  it('GET /api/status lists every service as running', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/status' });
+    assert.equal(res.statusCode, 200);
+    const { services, status } = res.json();
+    assert.equal(status, 'operational');
+    for (const name of ['api', 'database', 'queue', 'scheduler', 'workers', 'mail']) {
+      assert.equal(services[name], 'running', name);
+    }
+  });
+
+  it('serves OpenAPI 3.1 and the docs page', async () => {
+    const spec = await app.inject({ method: 'GET', url: '/openapi.json' });
+    assert.equal(spec.statusCode, 200);
+    assert.equal(spec.json().openapi, '3.1.0');
+    assert.ok(spec.json().paths['/api/campaigns/{id}']);
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(String(docs.headers['content-type']), /text\/html/);
+  });
+
+  it('answers unknown routes with a problem+json 404', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/nope' });
+    assert.equal(res.statusCode, 404);
+    assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+    assert.equal(res.json().code, 'ROUTE_NOT_FOUND');
+  });
+});
