@@ -25,6 +25,7 @@ import type { Config } from './platform/config.ts';
 import type { Db } from './platform/db.ts';
 import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
 import type { Mailer } from './platform/mail.ts';
+import type { Metrics } from './platform/metrics.ts';
 import type { Queue } from './platform/queue.ts';
 
 export type AppDeps = {
@@ -33,6 +34,7 @@ export type AppDeps = {
   queue: Queue | undefined;
   mailer: Mailer;
   jwtSecret: string;
+  metrics: Metrics;
   /** whether the local mailbox runs (its messages are then listable) */
   mailbox: boolean;
   logger?: FastifyBaseLogger;
@@ -60,6 +62,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // the route pattern, not the URL, so ids do not explode the label set
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+    deps.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    deps.metrics.httpRequests.inc({ ...labels, code: String(reply.getHeader('x-problem-code') ?? '') });
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);

@@ -25,6 +25,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       mailer: runtime.mailer,
       jwtSecret: runtime.jwtSecret,
       mailbox: runtime.mailbox !== undefined,
+      metrics: runtime.metrics,
       logger,
     });
     runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));

@@ -63,6 +63,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     mailer: runtime.mailer,
     jwtSecret: runtime.jwtSecret,
     mailbox: runtime.mailbox !== undefined,
+    metrics: runtime.metrics,
   });
   const notifier = createNotifier(runtime);
   if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, notifier);

@@ -37,19 +37,23 @@ const fastifyCodes: Record<string, ErrorCode> = {
 };
 
 function send(reply: FastifyReply, request: FastifyRequest, p: ProblemInput) {
-  return reply
-    .status(p.status)
-    .type('application/problem+json')
-    .send({
-      type: `https://swipesavvy.dev/problems/${p.code.toLowerCase().replaceAll('_', '-')}`,
-      title: titles[p.status] ?? 'Error',
-      status: p.status,
-      code: p.code,
-      detail: p.detail,
-      instance: request.id,
-      ...(p.errors ? { errors: p.errors } : {}),
-      ...p.extra,
-    });
+  return (
+    reply
+      .status(p.status)
+      .type('application/problem+json')
+      // read by the metrics hook: errors are counted by their stable code
+      .header('x-problem-code', p.code)
+      .send({
+        type: `https://swipesavvy.dev/problems/${p.code.toLowerCase().replaceAll('_', '-')}`,
+        title: titles[p.status] ?? 'Error',
+        status: p.status,
+        code: p.code,
+        detail: p.detail,
+        instance: request.id,
+        ...(p.errors ? { errors: p.errors } : {}),
+        ...p.extra,
+      })
+  );
 }
 
 function fieldMessage(v: NonNullable<FastifyError['validation']>[number]): string {

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { createPool, type Db } from './db.ts';
 import { type EmbeddedDatabase, useEmbeddedDatabase } from './embedded-db.ts';
 import { createMailer, type LocalMailbox, type Mailer, startLocalMailbox } from './mail.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { migrate } from './migrate.ts';
 import { type Queue, startQueue } from './queue.ts';
 
@@ -17,6 +18,7 @@ export type Runtime = {
   mailer: Mailer;
   mailbox: LocalMailbox | undefined;
   jwtSecret: string;
+  metrics: Metrics;
   close(): Promise<void>;
 };
 
@@ -91,6 +93,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       mailer,
       mailbox,
       jwtSecret: config.jwtSecret ?? localJwtSecret(config.dataDir),
+      metrics: createMetrics(),
       close,
     };
   } catch (error) {

@@ -56,3 +56,20 @@ describe('health', async () => {
     assert.equal(res.json().code, 'ROUTE_NOT_FOUND');
   });
 });
+
+describe('metrics', async () => {
+  const { app } = await startTestApp();
+
+  it('exports request counts and durations by route pattern and problem code', async () => {
+    await app.inject({ method: 'GET', url: '/api/health' });
+    await app.inject({ method: 'GET', url: '/api/campaigns/00000000-0000-0000-0000-000000000000' });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(
+      res.body,
+      /swipesavvy_http_requests_total\{[^}]*route="\/api\/health"[^}]*status_code="200"/,
+    );
+    assert.match(res.body, /route="\/api\/campaigns\/:id"[^}]*status_code="401"[^}]*code="AUTH_REQUIRED"/);
+    assert.match(res.body, /swipesavvy_http_request_duration_seconds_bucket/);
+  });
+});
