@@ -98,9 +98,9 @@ export function auth(session: { token: string }) {
 
 /** Polls `check` until it returns a truthy value or the time is up. */
 export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
+  check: () => Promise<T>,
   timeoutMs = 10_000,
-): Promise<T> {
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
