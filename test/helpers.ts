@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type App, buildApp } from '../src/app.ts';
 import { startNotificationWorkers } from '../src/modules/notifications/notifications.jobs.ts';
@@ -14,10 +16,13 @@ function required(name: string): string {
   return value;
 }
 
-/** A database of this test file's own, copied from the migrated template; dropped when the file ends. */
-export async function testDatabase(): Promise<string> {
+/**
+ * A database of this test file's own, copied from the migrated template (or empty, with
+ * `{ empty: true }`); dropped when the file ends.
+ */
+export async function testDatabase(options: { empty?: boolean } = {}): Promise<string> {
   const adminUrl = required('SWIPESAVVY_TEST_ADMIN_URL');
-  const template = required('SWIPESAVVY_TEST_TEMPLATE');
+  const template = options.empty ? 'template0' : required('SWIPESAVVY_TEST_TEMPLATE');
   const name = `swipesavvy_t_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -91,6 +96,31 @@ export async function signup(app: App, fields: Record<string, unknown> = {}): Pr
   const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password } });
   return { token: login.json().token, userId: user.id, merchantId: user.merchantId, email, password };
 }
+
+/** Runs the CLI as a child process, as a user would. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 export function auth(session: { token: string }) {
   return { authorization: `Bearer ${session.token}` };

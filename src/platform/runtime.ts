@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { createPool, type Db } from './db.ts';
-import { type EmbeddedDatabase, useEmbeddedDatabase } from './embedded-db.ts';
+import { type EmbeddedDatabase, resolveDatabase } from './embedded-db.ts';
 import { createMailer, type LocalMailbox, type Mailer, startLocalMailbox } from './mail.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { migrate } from './migrate.ts';
@@ -39,16 +39,6 @@ function localJwtSecret(dataDir: string): string {
   const jwtSecret = randomBytes(48).toString('base64url');
   writeFileSync(file, JSON.stringify({ jwtSecret }, null, 2), { mode: 0o600 });
   return jwtSecret;
-}
-
-/** Resolves the database URL: DATABASE_URL, or the embedded server (attached or started). */
-export async function resolveDatabase(
-  config: Config,
-  log: (line: string) => void = () => {},
-): Promise<{ url: string; embedded: EmbeddedDatabase | undefined }> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: undefined };
-  const embedded = await useEmbeddedDatabase({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
-  return { url: embedded.url, embedded };
 }
 
 /** Starts what the server and the CLI share: database, migrations, job queue, mail. */
