@@ -12,9 +12,7 @@ export type RunningServer = { url: string; close(): Promise<void> };
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'swipesavvy', version: config.version } });
   const started = performance.now();
-  const runtime = await startRuntime(config, {
-    log: (line) => (line.startsWith('postgres: ') ? logger.debug(line) : logger.info(line)),
-  });
+  const runtime = await startRuntime(config, { log: (line) => logger.info(line) });
   let app: App | undefined;
   const workerNotifier = createNotifier(runtime);
   try {

@@ -46,10 +46,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const log = options.log ?? (() => {});
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
-    for (const fn of closers.reverse()) await fn().catch((e) => log(`shutdown: ${(e as Error).message}`));
+    for (const fn of [...closers].reverse())
+      await fn().catch((e) => log(`shutdown: ${(e as Error).message}`));
   };
   try {
-    const { url, embedded } = await resolveDatabase(config, (l) => log(`postgres: ${l}`));
+    const { url, embedded } = await resolveDatabase(config, log);
     if (embedded) closers.push(() => embedded.stop());
     const db = createPool(url, options.poolMax ?? config.dbPoolMax);
     closers.push(() => db.end());
