@@ -29,6 +29,7 @@ import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
 import type { Mailer } from './platform/mail.ts';
 import type { Metrics } from './platform/metrics.ts';
 import type { Queue } from './platform/queue.ts';
+import type { Runtime } from './platform/runtime.ts';
 
 export type AppDeps = {
   config: Config;
@@ -41,6 +42,20 @@ export type AppDeps = {
   mailbox: boolean;
   logger?: FastifyBaseLogger;
 };
+
+/** The app's dependencies from a started runtime (server, tests and tools build the app alike). */
+export function appDeps(runtime: Runtime, logger?: FastifyBaseLogger): AppDeps {
+  return {
+    config: runtime.config,
+    db: runtime.db,
+    queue: runtime.queue,
+    mailer: runtime.mailer,
+    jwtSecret: runtime.jwtSecret,
+    mailbox: runtime.mailbox !== undefined,
+    metrics: runtime.metrics,
+    logger,
+  };
+}
 
 export type App = FastifyInstance<
   RawServerDefault,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type App, buildApp } from '../src/app.ts';
+import { type App, appDeps, buildApp } from '../src/app.ts';
 import { startNotificationWorkers } from '../src/modules/notifications/notifications.jobs.ts';
 import { createNotifier } from '../src/modules/notifications/notifications.service.ts';
 import { type Config, loadConfig } from '../src/platform/config.ts';
@@ -61,15 +61,7 @@ export type TestApp = { app: App; runtime: Runtime; config: Config; db: Runtime[
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const config = testConfig(await testDatabase(), overrides);
   const runtime = await startRuntime(config, { migrate: false });
-  const app = await buildApp({
-    config,
-    db: runtime.db,
-    queue: runtime.queue,
-    mailer: runtime.mailer,
-    jwtSecret: runtime.jwtSecret,
-    mailbox: runtime.mailbox !== undefined,
-    metrics: runtime.metrics,
-  });
+  const app = await buildApp(appDeps(runtime));
   const notifier = createNotifier(runtime);
   if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, notifier);
   after(async () => {
@@ -121,6 +113,25 @@ export function runCli(
 }
 
 export const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+/** A staff user of `owner`'s merchant with the given role, logged in. */
+export async function staff(
+  app: App,
+  owner: Session,
+  role: 'owner' | 'admin' | 'analyst' | 'viewer',
+): Promise<Session> {
+  const email = `${role}-${randomBytes(4).toString('hex')}@example.test`;
+  const password = 'staff password';
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/users',
+    headers: auth(owner),
+    payload: { email, password, name: role, role },
+  });
+  if (res.statusCode !== 201) throw new Error(`adding a ${role} failed: ${res.statusCode} ${res.body}`);
+  const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password } });
+  return { token: login.json().token, userId: res.json().id, merchantId: owner.merchantId, email, password };
+}
 
 export function auth(session: { token: string }) {
   return { authorization: `Bearer ${session.token}` };

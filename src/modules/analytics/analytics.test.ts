@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { auth, signup, startTestApp } from '../../../test/helpers.ts';
+import { auth, signup, staff, startTestApp } from '../../../test/helpers.ts';
 
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -209,18 +209,7 @@ describe('analytics from stored events and transactions', async () => {
     const big = await post('/api/events', { events });
     assert.equal(big.statusCode, 413);
     assert.equal(big.json().code, 'BATCH_TOO_LARGE');
-    await post('/api/users', {
-      email: 'viewer@analytics.test',
-      password: 'viewer password',
-      name: 'V',
-      role: 'viewer',
-    });
-    const login = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { email: 'viewer@analytics.test', password: 'viewer password' },
-    });
-    const viewer = { ...owner, token: login.json().token };
+    const viewer = await staff(app, owner, 'viewer');
     assert.equal((await get('/api/analytics/portfolio', viewer)).statusCode, 200);
     const ingest = await post('/api/events', { events: [] }, viewer);
     assert.equal(ingest.statusCode, 403);

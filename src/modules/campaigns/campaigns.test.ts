@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { auth, type Session, signup, startTestApp } from '../../../test/helpers.ts';
+import { auth, type Session, signup, staff, startTestApp } from '../../../test/helpers.ts';
 
 describe('campaigns', async () => {
   const { app, db } = await startTestApp();
@@ -14,22 +14,6 @@ describe('campaigns', async () => {
       headers: auth(session),
       payload: { name: 'Spring promo', channel: 'email', budget: 500, ...payload },
     });
-  }
-
-  async function staff(role: string): Promise<Session> {
-    const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.test`;
-    await app.inject({
-      method: 'POST',
-      url: '/api/users',
-      headers: auth(owner),
-      payload: { email, password: 'staff password', name: role, role },
-    });
-    const login = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { email, password: 'staff password' },
-    });
-    return { ...owner, token: login.json().token, email };
   }
 
   it('creates a draft with a default variant and reads it back with its metrics', async () => {
@@ -182,7 +166,7 @@ describe('campaigns', async () => {
   it('lets analysts and viewers read but not write', async () => {
     const id = (await create(owner)).json().id;
     for (const role of ['analyst', 'viewer']) {
-      const s = await staff(role);
+      const s = await staff(app, owner, role as 'analyst' | 'viewer');
       assert.equal(
         (await app.inject({ method: 'GET', url: `/api/campaigns/${id}`, headers: auth(s) })).statusCode,
         200,

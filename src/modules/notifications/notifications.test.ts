@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { auth, eventually, signup, startTestApp } from '../../../test/helpers.ts';
+import { auth, eventually, signup, staff, startTestApp } from '../../../test/helpers.ts';
 import { startWebhookSink } from '../../../test/peers/webhook-sink.ts';
 
 describe('notifications', async () => {
@@ -148,18 +148,7 @@ describe('notifications', async () => {
   });
 
   it('lets only owners and admins send', async () => {
-    await post('/api/users', {
-      email: 'viewer@notify.test',
-      password: 'viewer password',
-      name: 'V',
-      role: 'viewer',
-    });
-    const login = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { email: 'viewer@notify.test', password: 'viewer password' },
-    });
-    const viewer = { ...owner, token: login.json().token };
+    const viewer = await staff(app, owner, 'viewer');
     const res = await post(
       '/api/notifications/send-test',
       { channel: 'email', to: 'x@example.test' },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { auth, eventually, signup, startTestApp } from '../../../test/helpers.ts';
+import { auth, eventually, signup, staff, startTestApp } from '../../../test/helpers.ts';
 
 describe('signup and login', async () => {
   const { app, db } = await startTestApp({ LOGIN_FAILURES_BEFORE_LOCK: '3' });
@@ -207,23 +207,6 @@ describe('profiles, settings and roles', async () => {
   const owner = await signup(app);
   const other = await signup(app);
 
-  async function addUser(role: string) {
-    const email = `${role}-${crypto.randomUUID().slice(0, 8)}@example.test`;
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/users',
-      headers: auth(owner),
-      payload: { email, password: 'staff password', name: role, role },
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    const login = await app.inject({
-      method: 'POST',
-      url: '/api/auth/login',
-      payload: { email, password: 'staff password' },
-    });
-    return { token: login.json().token as string, userId: res.json().id as string };
-  }
-
   it('reads a profile without the password hash', async () => {
     const res = await app.inject({ method: 'GET', url: `/api/users/${owner.userId}`, headers: auth(owner) });
     assert.equal(res.statusCode, 200);
@@ -275,7 +258,7 @@ describe('profiles, settings and roles', async () => {
   });
 
   it('lets a viewer change only its own settings and add no one', async () => {
-    const viewer = await addUser('viewer');
+    const viewer = await staff(app, owner, 'viewer');
     const own = await app.inject({
       method: 'PUT',
       url: `/api/users/${viewer.userId}/settings`,
