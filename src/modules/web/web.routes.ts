@@ -45,9 +45,9 @@ export const webRoutes: FastifyPluginAsync<{ root?: string }> = async (app, opti
     cacheControl: false,
     setHeaders(res, file) {
       const relative = path.relative(root, file).split(path.sep).join('/');
-      res.setHeader('cache-control', relative.startsWith('assets/') ? IMMUTABLE : 'no-cache');
-      if (relative === 'index.html') res.setHeader('content-security-policy', DASHBOARD_CSP);
-      if (relative === 'sw.js') res.setHeader('service-worker-allowed', '/');
+      res.header('cache-control', relative.startsWith('assets/') ? IMMUTABLE : 'no-cache');
+      if (relative === 'index.html') res.header('content-security-policy', DASHBOARD_CSP);
+      if (relative === 'sw.js') res.header('service-worker-allowed', '/');
     },
   });
 
