@@ -46,7 +46,7 @@ async function api<T>(method: string, url: string, token: string, body?: unknown
 /** Seeds events the way a client would: customers, then impressions, clicks and conversions. */
 async function seedEvents(token: string, campaignId: string) {
   const cities = ['Austin', 'Austin', 'Boston', 'Boston', 'Boston'];
-  const customers = [];
+  const customers: { id: string }[] = [];
   for (const [i, city] of cities.entries())
     customers.push(
       await api<{ id: string }>('POST', '/api/customers', token, {
@@ -120,8 +120,9 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await page.reload();
     await page.getByRole('heading', { name: 'Campaigns' }).waitFor();
     assert.ok(page.url().endsWith('/campaigns'), 'still signed in after the reload');
+    type Sw = { navigator: { serviceWorker: { ready: Promise<{ active: { scriptURL: string } | null }> } } };
     const registration = await page.evaluate(
-      async () => (await navigator.serviceWorker.ready).active?.scriptURL,
+      async () => (await (globalThis as unknown as Sw).navigator.serviceWorker.ready).active?.scriptURL,
     );
     assert.equal(registration, url('/sw.js'), 'the service worker is registered');
   });

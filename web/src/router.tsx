@@ -5,11 +5,13 @@ import { Layout } from './components/Layout.tsx';
 import { RouteError } from './components/RouteError.tsx';
 import { Loading } from './components/ui.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
+import { campaignQuery, queryClient } from './query.ts';
 
 // Every page but sign-in is its own chunk: the first load carries only the shell and the login form.
 const CampaignsPage = lazy(() => import('./pages/CampaignsPage.tsx'));
 const CampaignFormPage = lazy(() => import('./pages/CampaignFormPage.tsx'));
-const CampaignPage = lazy(() => import('./pages/CampaignPage.tsx'));
+const loadCampaignPage = () => import('./pages/CampaignPage.tsx');
+const CampaignPage = lazy(loadCampaignPage);
 const PortfolioPage = lazy(() => import('./pages/PortfolioPage.tsx'));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const MailboxPage = lazy(() => import('./pages/MailboxPage.tsx'));
@@ -83,6 +85,12 @@ const router = createBrowserRouter([
           },
           {
             path: 'campaigns/:id',
+            // the page's code and its campaign load side by side rather than one after the other
+            loader: ({ params }) => {
+              void loadCampaignPage();
+              if (params.id) void queryClient.prefetchQuery(campaignQuery(params.id));
+              return null;
+            },
             element: (
               <Page>
                 <CampaignPage />
