@@ -198,9 +198,17 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
   });
 
   await t.test('merchant network and operations pages', async () => {
+    // a new merchant stays out of the directory until it lists itself
+    await api('PUT', '/api/merchants/me', await token(page), {
+      listed: true,
+      category: 'bakery',
+      city: 'Austin',
+    });
     await page.getByRole('link', { name: 'Merchants' }).click();
     await page.getByTestId('merchants').locator('li').first().waitFor();
     await page.getByLabel('Search merchants').fill('Browser Bakery');
+    await page.getByTestId('merchants').getByText('Browser Bakery').waitFor();
+    await page.getByLabel('Category').selectOption('bakery');
     await page.getByTestId('merchants').getByText('Browser Bakery').waitFor();
     await shoot(page, 'merchants');
     await page.getByRole('link', { name: 'Operations' }).click();
