@@ -99,8 +99,8 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
       await page.getByRole('button', { name: 'Create account' }).click();
       const emailError = page.locator('[data-field-error="email"]');
       await emailError.waitFor();
-      assert.match(await emailError.textContent(), /email/);
-      assert.match(await page.locator('[data-field-error="password"]').textContent(), /8/);
+      assert.match((await emailError.textContent()) ?? '', /email/);
+      assert.match((await page.locator('[data-field-error="password"]').textContent()) ?? '', /8/);
     });
     await shoot(page, 'signup-errors');
     await page.getByLabel('Email').fill(email);
@@ -138,7 +138,7 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
         await page.getByRole('button', { name: 'Create campaign' }).click();
         const budgetError = page.locator('[data-field-error="budget"]');
         await budgetError.waitFor();
-        assert.match(await budgetError.textContent(), /0/);
+        assert.match((await budgetError.textContent()) ?? '', /0/);
       });
       await shoot(page, 'campaign-form-errors');
       await page.getByLabel('Budget (USD)').fill('500');
@@ -191,7 +191,7 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await page.getByRole('link', { name: 'Mailbox' }).click();
     const item = page.getByTestId('mail-list').getByRole('button').first();
     await item.waitFor();
-    assert.match(await item.textContent(), /reader@example\.test/);
+    assert.match((await item.textContent()) ?? '', /reader@example\.test/);
     await item.click();
     await page.locator('.mail-body').waitFor();
     await shoot(page, 'mailbox');
