@@ -220,6 +220,13 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await shoot(page, 'ops');
   });
 
+  await t.test('an unknown address shows a page, never a blank screen', async () => {
+    await page.goto(url('/no-such-page'));
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await page.getByRole('link', { name: 'Back to campaigns' }).click();
+    await page.getByRole('heading', { name: 'Campaigns' }).waitFor();
+  });
+
   await page.close();
   assert.deepEqual(console.errors, [], 'no console errors during the flows');
 });

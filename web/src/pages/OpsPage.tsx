@@ -87,8 +87,8 @@ export default function OpsPage() {
             <tbody>
               {rows.map(({ threshold, live: m }) => (
                 <tr key={threshold?.key ?? m?.key}>
-                  <td data-label="State" aria-label={m?.state ?? 'not measured'}>
-                    {m ? LIGHT[m.state] : '⚪'}
+                  <td data-label="State">
+                    {m ? LIGHT[m.state] : '⚪'} <span className="muted">{m?.state ?? 'not measured'}</span>
                   </td>
                   <td data-label="Metric" title={threshold?.source}>
                     {threshold?.label ?? m?.label}
