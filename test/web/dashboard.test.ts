@@ -169,6 +169,25 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await shoot(page, 'campaign', () => page.getByRole('figure').first().locator('svg').first().waitFor());
   });
 
+  await t.test('edit the campaign: rename it and change its audience', async () => {
+    await page.getByRole('link', { name: 'Edit' }).click();
+    const name = page.getByLabel('Name', { exact: true }).first();
+    await name.waitFor();
+    assert.equal(await name.inputValue(), 'Browser Spring Offer');
+    assert.equal(await page.getByLabel('Cities').inputValue(), 'Austin, Boston');
+    await name.fill('Browser Spring Offer 2');
+    await page.getByLabel('Tiers').fill('gold');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: 'Browser Spring Offer 2' }).waitFor();
+    const saved = await api<{ name: string; segment: { tier?: string[] } }>(
+      'GET',
+      `/api/campaigns/${campaignId}`,
+      await token(page),
+    );
+    assert.equal(saved.name, 'Browser Spring Offer 2');
+    assert.deepEqual(saved.segment.tier, ['gold']);
+  });
+
   await t.test('on a phone, the campaign is started from its page', async () => {
     await page.setViewportSize(PHONE);
     await page.getByLabel('New status').selectOption('running');
@@ -176,7 +195,7 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await page.locator('.badge-running').first().waitFor();
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('link', { name: 'Portfolio' }).click();
-    await page.getByTestId('ranking').getByText('Browser Spring Offer').waitFor();
+    await page.getByTestId('ranking').getByText('Browser Spring Offer 2').waitFor();
     await page.setViewportSize({ width: 1280, height: 860 });
     await shoot(page, 'portfolio', () => page.getByRole('figure').first().locator('svg').first().waitFor());
   });

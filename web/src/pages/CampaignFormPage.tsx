@@ -125,9 +125,14 @@ export default function CampaignFormPage() {
     queryFn: async () => unwrap(await api.GET('/api/campaigns/{id}', { params: { path: { id: id! } } })),
     enabled: editing,
   });
+  // filled once per campaign: a background refetch must not overwrite what the user is typing
+  const [filledFor, setFilledFor] = useState<string | null>(null);
   useEffect(() => {
-    if (existing.data) setForm(fromCampaign(existing.data));
-  }, [existing.data]);
+    if (existing.data && filledFor !== existing.data.id) {
+      setForm(fromCampaign(existing.data));
+      setFilledFor(existing.data.id);
+    }
+  }, [existing.data, filledFor]);
 
   const save = useMutation({
     mutationFn: async () => {
