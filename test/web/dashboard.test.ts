@@ -176,16 +176,16 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     assert.equal(await name.inputValue(), 'Browser Spring Offer');
     assert.equal(await page.getByLabel('Cities').inputValue(), 'Austin, Boston');
     await name.fill('Browser Spring Offer 2');
-    await page.getByLabel('Tiers').fill('gold');
+    await page.getByLabel('Devices').fill('ios');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { name: 'Browser Spring Offer 2' }).waitFor();
-    const saved = await api<{ name: string; segment: { tier?: string[] } }>(
+    const saved = await api<{ name: string; segment: { device?: string[] } }>(
       'GET',
       `/api/campaigns/${campaignId}`,
       await token(page),
     );
     assert.equal(saved.name, 'Browser Spring Offer 2');
-    assert.deepEqual(saved.segment.tier, ['gold']);
+    assert.deepEqual(saved.segment.device, ['ios']);
   });
 
   await t.test('on a phone, the campaign is started from its page', async () => {
@@ -206,11 +206,27 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await page.getByRole('button', { name: 'Send test' }).click();
     await page.locator('[data-testid="receipt"][data-status="delivered"]').waitFor({ timeout: 30_000 });
     await page.getByTestId('delivery-rate').waitFor();
+
+    // the campaign's audience (5 customers with an email address) gets it, and the page follows the send
+    await page.getByLabel('Campaign', { exact: true }).selectOption(campaignId);
+    await page.getByRole('button', { name: 'Prepare send' }).click();
+    const progress = page.getByTestId('send-progress');
+    await page.locator('[data-testid="send-progress"][data-status="ready"]').waitFor();
+    await page.getByRole('button', { name: 'Start sending' }).click();
+    await page.locator('[data-testid="send-progress"][data-status="completed"]').waitFor({ timeout: 60_000 });
+    const recipients = Number((await progress.textContent())?.match(/(\d+) recipients/)?.[1]);
+    assert.ok(recipients >= 1 && recipients <= 5, `recipients: ${recipients}`);
+    await progress.getByText(`delivered ${recipients}`).waitFor();
     await shoot(page, 'notifications');
     await page.getByRole('link', { name: 'Mailbox' }).click();
-    const item = page.getByTestId('mail-list').getByRole('button').first();
+    const item = page.getByTestId('mail-list').getByRole('button', { name: /reader@example\.test/ });
     await item.waitFor();
-    assert.match((await item.textContent()) ?? '', /reader@example\.test/);
+    assert.ok(
+      (await page
+        .getByTestId('mail-list')
+        .getByRole('button', { name: /buyer\d@example\.test/ })
+        .count()) >= 1,
+    );
     await item.click();
     await page.locator('.mail-body').waitFor();
     await shoot(page, 'mailbox');
