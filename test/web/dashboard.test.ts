@@ -232,6 +232,35 @@ test('the dashboard in Chromium: sign up, campaigns, metrics, a test notificatio
     await shoot(page, 'mailbox');
   });
 
+  await t.test('the service worker shows a push and confirms its receipt', async () => {
+    await browser.context.grantPermissions(['notifications'], { origin: server.url });
+    await page.getByRole('link', { name: 'Notifications' }).click();
+    await page.getByRole('heading', { name: 'Send a test' }).waitFor();
+    const cdp = await browser.context.newCDPSession(page);
+    let registrationId: string | undefined;
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+      registrationId ??= e.registrations.find((r) => r.scopeURL === url('/') && !r.isDeleted)?.registrationId;
+    });
+    await cdp.send('ServiceWorker.enable');
+    for (let i = 0; i < 100 && !registrationId; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(registrationId, 'the service worker is registered for the whole origin');
+    const id = randomUUID();
+    const receipt = browser.context.waitForEvent('request', (r) =>
+      r.url().endsWith(`/api/notifications/${id}/receipt`),
+    );
+    // what a push service hands the browser: the service worker takes it from here
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: server.url,
+      registrationId,
+      data: JSON.stringify({ id, title: 'Flash sale', body: 'Two coffees for one today' }),
+    });
+    await page.getByText('shown: Flash sale').waitFor();
+    const request = await receipt;
+    assert.equal(request.method(), 'POST');
+    assert.deepEqual(request.postDataJSON(), { event: 'displayed' });
+    await cdp.detach();
+  });
+
   await t.test('merchant network and operations pages', async () => {
     // a new merchant stays out of the directory until it lists itself
     await api('PUT', '/api/merchants/me', await token(page), {

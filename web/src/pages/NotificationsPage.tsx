@@ -59,6 +59,11 @@ function SendTest() {
     refetchInterval: (q) => (q.state.data && FINAL.has(q.state.data.status) ? false : 1000),
   });
   const pushAvailable = caps.has('get', pending.vapidKey) && pushSupported();
+  const queryClient = useQueryClient();
+  const finalStatus = status.data && FINAL.has(status.data.status) ? status.data.status : null;
+  useEffect(() => {
+    if (finalStatus) queryClient.invalidateQueries({ queryKey: ['delivery-rate'] });
+  }, [finalStatus, queryClient]);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -242,6 +247,9 @@ function CampaignSend() {
 
   const s = progress.data;
   const counts = s?.counts;
+  useEffect(() => {
+    if (s?.status === 'completed') queryClient.invalidateQueries({ queryKey: ['delivery-rate'] });
+  }, [s?.status, queryClient]);
   return (
     <section className="card">
       <h2>Notification campaign</h2>
