@@ -23,6 +23,7 @@ import { merchantsRoutes } from './modules/merchants/merchants.routes.ts';
 import { notificationsRoutes } from './modules/notifications/notifications.routes.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import { usersRoutes } from './modules/users/users.routes.ts';
+import { webRoutes } from './modules/web/web.routes.ts';
 import type { Config } from './platform/config.ts';
 import type { Db } from './platform/db.ts';
 import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
@@ -144,5 +145,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(notificationsRoutes, { notifier });
   await app.register(analyticsRoutes, { deps });
   await app.register(mailboxRoutes, { deps });
+  await app.register(webRoutes);
   return app;
 }
