@@ -52,7 +52,7 @@ export async function adaptiveCampaigns(
 /** Sets the weights new sends use and records the change, in the caller's transaction. */
 export async function applyWeights(db: Queryable, campaignId: string, change: Omit<AllocationChange, 'at'>) {
   await db.query(
-    `UPDATE campaign_variants v SET weight = w.weight
+    `UPDATE campaign_variants v SET weight = w.weight::integer
        FROM jsonb_each_text($2::jsonb) AS w(name, weight) WHERE v.campaign_id = $1 AND v.name = w.name
         AND v.weight <> w.weight::integer`,
     [campaignId, JSON.stringify(change.weights)],

@@ -10,7 +10,10 @@ import {
 } from './analytics.stats.ts';
 
 const close = (actual: number, expected: number, tolerance: number, what = '') =>
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${what} ${actual} is not within ${tolerance} of ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${what} ${actual} is not within ${tolerance} of ${expected}`,
+  );
 
 /** mulberry32, so simulations are the same on every run */
 function seeded(seed: number) {
@@ -103,7 +106,10 @@ describe('mixture SPRT (always-valid p-value and confidence sequence)', () => {
       if (naiveHit) naiveFalse++;
     }
     assert.ok(sequentialFalse / runs <= 0.06, `sequential false positives ${sequentialFalse}/${runs}`);
-    assert.ok(naiveFalse / runs >= 0.15, `peeking at the fixed test should inflate errors: ${naiveFalse}/${runs}`);
+    assert.ok(
+      naiveFalse / runs >= 0.15,
+      `peeking at the fixed test should inflate errors: ${naiveFalse}/${runs}`,
+    );
   });
 
   it('finds a real difference', () => {

@@ -15,6 +15,19 @@ const normalQuantile = (p: number) => jStat.normal.inv(p, 0, 1);
  * (Katz, Baptista, Azen & Pike 1978, Biometrics 34:469 — var log(pB/pA) ≈ (1−pA)/xA + (1−pB)/xB).
  */
 export function twoProportionTest(xA: number, nA: number, xB: number, nB: number, confidence = 0.95) {
+  if (nA === 0 || nB === 0) {
+    const none: Interval = [Number.NaN, Number.NaN];
+    return {
+      rateA: xA / nA,
+      rateB: xB / nB,
+      difference: Number.NaN,
+      differenceInterval: none,
+      lift: null,
+      liftInterval: null,
+      zScore: 0,
+      pValue: 1,
+    };
+  }
   const pA = xA / nA;
   const pB = xB / nB;
   const pooled = (xA + xB) / (nA + nB);
