@@ -80,6 +80,14 @@ SELECT swipesavvy_event_partitions_ahead(3);
 -- attribution: the latest touch of a customer before a transaction
 CREATE INDEX events_customer ON events (merchant_id, customer_id, occurred_at DESC);
 
+-- The variant an attributed transaction counts under: the touch's, else the customer's exposure;
+-- kept on the row so rollups rebuilt later agree with those kept incrementally.
+ALTER TABLE transactions ADD COLUMN variant text;
+UPDATE transactions t SET variant = (
+  SELECT e.variant FROM events e WHERE e.merchant_id = t.merchant_id AND e.customer_id = t.customer_id
+     AND e.campaign_id = t.campaign_id AND e.occurred_at <= t.occurred_at ORDER BY e.occurred_at DESC LIMIT 1)
+ WHERE t.campaign_id IS NOT NULL;
+
 -- Rollups. variant '' is "no variant"; revenue and transactions are the attributed ones.
 CREATE TABLE analytics_hourly (
   merchant_id uuid NOT NULL,
@@ -131,7 +139,7 @@ CREATE TABLE analytics_segments_daily (
   FOREIGN KEY (merchant_id, campaign_id) REFERENCES campaigns (merchant_id, id) ON DELETE CASCADE
 );
 
--- Experiment units: a customer counts once per campaign, under the first variant it was seen with,
+-- Experiment units: a customer counts once per campaign, under the first variant received for it,
 -- and as converted once it has a conversion. Rates per customer, not per event, so the binomial
 -- tests hold.
 CREATE TABLE analytics_exposures (
@@ -244,10 +252,9 @@ CREATE FUNCTION analytics_transactions_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE analytics_rollup_sql($q$
-    SELECT t.merchant_id, t.campaign_id, coalesce(x.variant, '') AS variant, t.customer_id, t.occurred_at AS at,
-           0 AS impressions, 0 AS opens, 0 AS clicks, 0 AS conversions, 1 AS transactions, t.amount AS revenue, 0 AS sent
-      FROM new_rows t LEFT JOIN analytics_exposures x ON x.campaign_id = t.campaign_id AND x.customer_id = t.customer_id
-     WHERE t.campaign_id IS NOT NULL
+    SELECT merchant_id, campaign_id, coalesce(variant, '') AS variant, customer_id, occurred_at AS at,
+           0 AS impressions, 0 AS opens, 0 AS clicks, 0 AS conversions, 1 AS transactions, amount AS revenue, 0 AS sent
+      FROM new_rows WHERE campaign_id IS NOT NULL
   $q$);
   RETURN NULL;
 END $$;
@@ -303,9 +310,12 @@ BEGIN
   DELETE FROM analytics_segments_daily WHERE merchant_id = merchant;
   DELETE FROM analytics_variant_units WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
   DELETE FROM analytics_exposures WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
+  -- the first variant received for a customer (the lowest name within one batch), as the trigger keeps it
   INSERT INTO analytics_exposures (campaign_id, customer_id, variant, converted)
-  SELECT campaign_id, customer_id, min(variant), bool_or(type = 'conversion')
-    FROM events WHERE merchant_id = merchant AND variant IS NOT NULL GROUP BY 1, 2;
+  SELECT DISTINCT ON (campaign_id, customer_id) campaign_id, customer_id, variant,
+         bool_or(type = 'conversion') OVER (PARTITION BY campaign_id, customer_id)
+    FROM events WHERE merchant_id = merchant AND variant IS NOT NULL
+   ORDER BY campaign_id, customer_id, received_at, variant;
   INSERT INTO analytics_variant_units (campaign_id, variant, exposed, converted)
   SELECT x.campaign_id, x.variant, count(*), count(*) FILTER (WHERE x.converted)
     FROM analytics_exposures x JOIN campaigns c ON c.id = x.campaign_id
@@ -316,9 +326,8 @@ BEGIN
            (type = 'conversion')::int AS conversions, 0 AS transactions, 0::numeric AS revenue, 0 AS sent
       FROM events WHERE merchant_id = %1$L
     UNION ALL
-    SELECT t.merchant_id, t.campaign_id, coalesce(x.variant, ''), t.customer_id, t.occurred_at, 0, 0, 0, 0, 1, t.amount, 0
-      FROM transactions t LEFT JOIN analytics_exposures x ON x.campaign_id = t.campaign_id AND x.customer_id = t.customer_id
-     WHERE t.merchant_id = %1$L AND t.campaign_id IS NOT NULL
+    SELECT merchant_id, campaign_id, coalesce(variant, ''), customer_id, occurred_at, 0, 0, 0, 0, 1, amount, 0
+      FROM transactions WHERE merchant_id = %1$L AND campaign_id IS NOT NULL
     UNION ALL
     SELECT merchant_id, campaign_id, coalesce(variant, ''), customer_id, coalesce(sent_at, created_at), 0, 0, 0, 0, 0, 0, 1
       FROM notifications WHERE merchant_id = %1$L AND kind = 'campaign' AND status IN ('sent', 'delivered')

@@ -176,14 +176,21 @@ export async function insertTransactions(
 ): Promise<{ inserted: number; attributed: number }> {
   const { rows } = await db.query<{ inserted: number; attributed: number }>(
     `WITH ins AS (
-       INSERT INTO transactions (merchant_id, id, customer_id, amount, currency, occurred_at, campaign_id)
-       SELECT $1, x.id, x.customer_id, round(x.amount, 2), x.currency, x.at,
-              (SELECT e.campaign_id FROM events e JOIN campaigns c ON c.id = e.campaign_id
-                WHERE e.merchant_id = $1 AND e.customer_id = x.customer_id AND e.occurred_at <= x.at
-                  AND e.occurred_at > x.at - make_interval(days => c.attribution_window_days)
-                ORDER BY e.occurred_at DESC LIMIT 1)
+       INSERT INTO transactions (merchant_id, id, customer_id, amount, currency, occurred_at, campaign_id, variant)
+       SELECT $1, x.id, x.customer_id, round(x.amount, 2), x.currency, x.at, touch.campaign_id,
+              CASE WHEN touch.campaign_id IS NOT NULL THEN coalesce(touch.variant,
+                (SELECT variant FROM analytics_exposures ex
+                  WHERE ex.campaign_id = touch.campaign_id AND ex.customer_id = x.customer_id)) END
          FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::text[], $6::timestamptz[])
               AS x(id, customer_id, amount, currency, at)
+         LEFT JOIN LATERAL (
+           -- 90 days is the longest window a campaign may have: it lets the planner skip older partitions
+           SELECT e.campaign_id, e.variant FROM events e JOIN campaigns c ON c.id = e.campaign_id
+            WHERE e.merchant_id = $1 AND e.customer_id = x.customer_id AND e.occurred_at <= x.at
+              AND e.occurred_at > x.at - interval '90 days'
+              AND e.occurred_at > x.at - make_interval(days => c.attribution_window_days)
+            ORDER BY e.occurred_at DESC LIMIT 1
+         ) touch ON true
        ON CONFLICT DO NOTHING
        RETURNING campaign_id
      )
