@@ -139,15 +139,16 @@ CREATE TABLE analytics_segments_daily (
   FOREIGN KEY (merchant_id, campaign_id) REFERENCES campaigns (merchant_id, id) ON DELETE CASCADE
 );
 
--- Experiment units: a customer counts once per campaign, under the first variant received for it,
--- and as converted once it has a conversion. Rates per customer, not per event, so the binomial
--- tests hold.
+-- Experiment units: a customer counts once per campaign and variant it was seen with (a customer
+-- reported under two variants counts in both: contamination shows instead of hiding behind an
+-- arrival order), and as converted once it has a conversion there. Rates per customer, not per
+-- event, so the binomial tests hold.
 CREATE TABLE analytics_exposures (
   campaign_id uuid NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
   customer_id uuid NOT NULL,
   variant text NOT NULL,
   converted boolean NOT NULL,
-  PRIMARY KEY (campaign_id, customer_id)
+  PRIMARY KEY (campaign_id, customer_id, variant)
 );
 CREATE TABLE analytics_variant_units (
   campaign_id uuid NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
@@ -220,13 +221,13 @@ CREATE FUNCTION analytics_events_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   WITH ev AS (
-    SELECT campaign_id, customer_id, min(variant) AS variant, bool_or(type = 'conversion') AS converted
-      FROM new_rows WHERE variant IS NOT NULL GROUP BY 1, 2
+    SELECT campaign_id, customer_id, variant, bool_or(type = 'conversion') AS converted
+      FROM new_rows WHERE variant IS NOT NULL GROUP BY 1, 2, 3
   ),
   up AS (
     INSERT INTO analytics_exposures AS x (campaign_id, customer_id, variant, converted)
-    SELECT campaign_id, customer_id, variant, converted FROM ev ORDER BY 1, 2
-    ON CONFLICT (campaign_id, customer_id) DO UPDATE SET converted = true
+    SELECT campaign_id, customer_id, variant, converted FROM ev ORDER BY 1, 2, 3
+    ON CONFLICT (campaign_id, customer_id, variant) DO UPDATE SET converted = true
       WHERE NOT x.converted AND excluded.converted
     RETURNING x.campaign_id, x.variant, x.converted, (xmax = 0) AS inserted
   )
@@ -310,12 +311,9 @@ BEGIN
   DELETE FROM analytics_segments_daily WHERE merchant_id = merchant;
   DELETE FROM analytics_variant_units WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
   DELETE FROM analytics_exposures WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
-  -- the first variant received for a customer (the lowest name within one batch), as the trigger keeps it
   INSERT INTO analytics_exposures (campaign_id, customer_id, variant, converted)
-  SELECT DISTINCT ON (campaign_id, customer_id) campaign_id, customer_id, variant,
-         bool_or(type = 'conversion') OVER (PARTITION BY campaign_id, customer_id)
-    FROM events WHERE merchant_id = merchant AND variant IS NOT NULL
-   ORDER BY campaign_id, customer_id, received_at, variant;
+  SELECT campaign_id, customer_id, variant, bool_or(type = 'conversion')
+    FROM events WHERE merchant_id = merchant AND variant IS NOT NULL GROUP BY 1, 2, 3;
   INSERT INTO analytics_variant_units (campaign_id, variant, exposed, converted)
   SELECT x.campaign_id, x.variant, count(*), count(*) FILTER (WHERE x.converted)
     FROM analytics_exposures x JOIN campaigns c ON c.id = x.campaign_id

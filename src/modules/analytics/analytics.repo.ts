@@ -179,7 +179,7 @@ export async function insertTransactions(
        INSERT INTO transactions (merchant_id, id, customer_id, amount, currency, occurred_at, campaign_id, variant)
        SELECT $1, x.id, x.customer_id, round(x.amount, 2), x.currency, x.at, touch.campaign_id,
               CASE WHEN touch.campaign_id IS NOT NULL THEN coalesce(touch.variant,
-                (SELECT variant FROM analytics_exposures ex
+                (SELECT min(variant) FROM analytics_exposures ex
                   WHERE ex.campaign_id = touch.campaign_id AND ex.customer_id = x.customer_id)) END
          FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::text[], $6::timestamptz[])
               AS x(id, customer_id, amount, currency, at)

@@ -199,14 +199,11 @@ describe('rollups', async () => {
     );
     assert.deepEqual(segmentsRollup, segments, 'segments by city');
 
-    // units: the first variant received for a customer (the lowest within one batch); converted
-    // when any of its variant-tagged events is a conversion
+    // units: each customer once per variant it was seen with; converted when one of those events is a conversion
     const units = await q(
       `SELECT campaign_id, variant, count(*)::bigint AS exposed, count(*) FILTER (WHERE converted)::bigint AS converted
-         FROM (SELECT DISTINCT ON (campaign_id, customer_id) campaign_id, customer_id, variant,
-                      bool_or(type = 'conversion') OVER (PARTITION BY campaign_id, customer_id) AS converted
-                 FROM events WHERE merchant_id = $1 AND variant IS NOT NULL
-                ORDER BY campaign_id, customer_id, received_at, variant) f
+         FROM (SELECT campaign_id, customer_id, variant, bool_or(type = 'conversion') AS converted
+                 FROM events WHERE merchant_id = $1 AND variant IS NOT NULL GROUP BY 1, 2, 3) f
         GROUP BY 1, 2 ORDER BY 1, 2`,
     );
     const unitsRollup = await q(
