@@ -1,4 +1,4 @@
-import Value from 'typebox/value';
+import { Compile } from 'typebox/compile';
 import { type Db, withTransaction } from '../../platform/db.ts';
 import { AppError, pgErrorCode } from '../../platform/errors.ts';
 import * as campaignsRepo from '../campaigns/campaigns.repo.ts';
@@ -74,14 +74,14 @@ function addCounts(a: repo.Counts, b: repo.Counts): repo.Counts {
 
 type Refusal = { index: number; code: string; reason: string };
 
-function validateItems<T>(
-  schema: typeof EventInput | typeof TransactionInput,
-  items: unknown[],
-  refused: Refusal[],
-) {
+// compiled once: a batch of 10,000 items is checked item by item
+const checkers = { event: Compile(EventInput), transaction: Compile(TransactionInput) };
+
+function validateItems<T>(kind: keyof typeof checkers, items: unknown[], refused: Refusal[]) {
+  const checker = checkers[kind];
   const valid: { index: number; item: T }[] = [];
   items.forEach((item, index) => {
-    const error = Value.Errors(schema, item)[0];
+    const error = checker.Check(item) ? undefined : checker.Errors(item)[0];
     if (error) {
       refused.push({
         index,
@@ -315,7 +315,7 @@ export function createAnalyticsService(db: Db) {
       if (items.length > MAX_BATCH)
         throw new AppError('BATCH_TOO_LARGE', `At most ${MAX_BATCH} events per request`);
       const refused: Refusal[] = [];
-      const valid = validateItems<repo.EventRow>(EventInput, items, refused);
+      const valid = validateItems<repo.EventRow>('event', items, refused);
       const refs = await repo.ownedReferences(
         db,
         merchantId,
@@ -353,7 +353,7 @@ export function createAnalyticsService(db: Db) {
         throw new AppError('BATCH_TOO_LARGE', `At most ${MAX_BATCH} transactions per request`);
       }
       const refused: Refusal[] = [];
-      const valid = validateItems<repo.TransactionRow>(TransactionInput, items, refused);
+      const valid = validateItems<repo.TransactionRow>('transaction', items, refused);
       const refs = await repo.ownedReferences(
         db,
         merchantId,
