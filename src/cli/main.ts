@@ -1,13 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DemoExistsError, seedDemo } from '../modules/demo/demo.service.ts';
 import { databaseStats, deleteMerchant, runIntegrityCheck } from '../modules/integrity/integrity.service.ts';
 import { runSmoke, type SmokeResult } from '../ops/smoke.ts';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../platform/config.ts';
 import { createPool, type Db, redactUrl } from '../platform/db.ts';
+import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
-import { resolveDatabase } from '../platform/runtime.ts';
-import { startServer } from '../server.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
@@ -53,6 +51,7 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
 
 const start: Command = async (args, config) => {
   parse(args, {});
+  const { startServer } = await import('../server.ts');
   const server = await startServer(config);
   say(
     `${color.green('●')} SwipeSavvy ${config.version} at ${color.bold(server.url)}  ${color.dim(`(API docs ${server.url}/docs · Ctrl-C stops)`)}`,
@@ -150,6 +149,7 @@ const seedDemoCommand: Command = async (args, config) => {
   return withDatabase(
     config,
     async (db) => {
+      const { DemoExistsError, seedDemo } = await import('../modules/demo/demo.service.ts');
       const bars = new Map<string, (done: number) => void>();
       try {
         const result = await seedDemo(db, {

@@ -29,7 +29,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/events',
     {
-      preHandler: ingest,
+      preValidation: ingest,
       bodyLimit: batchLimit,
       schema: {
         tags,
@@ -47,7 +47,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/transactions',
     {
-      preHandler: ingest,
+      preValidation: ingest,
       bodyLimit: batchLimit,
       schema: {
         tags,
