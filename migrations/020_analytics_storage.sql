@@ -271,7 +271,9 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT merchant_id, campaign_id, coalesce(variant, '') AS variant, customer_id, coalesce(sent_at, created_at) AS at,
            0 AS impressions, 0 AS opens, 0 AS clicks, 0 AS conversions, 0 AS transactions, 0::numeric AS revenue,
            %s AS sent
-      FROM %I WHERE kind = 'campaign' AND status IN ('sent', 'delivered')$q$, sign, rows_name)
+      FROM %I n WHERE kind = 'campaign' AND status IN ('sent', 'delivered')
+       -- a campaign being deleted takes its rollups with it; its cascaded notifications add nothing
+       AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = n.campaign_id)$q$, sign, rows_name)
 $$;
 
 CREATE FUNCTION analytics_notifications_rollup() RETURNS trigger
