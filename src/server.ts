@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { type App, appDeps, buildApp } from './app.ts';
+import { startAnalyticsJobs } from './modules/analytics/analytics.jobs.ts';
 import { startNotificationWorkers } from './modules/notifications/notifications.jobs.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import type { Config } from './platform/config.ts';
@@ -19,6 +20,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     app = await buildApp(appDeps(runtime, logger));
     runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
     if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, workerNotifier);
+    if (config.workers && runtime.queue) await startAnalyticsJobs(runtime.queue, runtime.db);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app?.close();

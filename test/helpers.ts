@@ -4,6 +4,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type App, appDeps, buildApp } from '../src/app.ts';
+import { startAnalyticsJobs } from '../src/modules/analytics/analytics.jobs.ts';
 import { startNotificationWorkers } from '../src/modules/notifications/notifications.jobs.ts';
 import { createNotifier } from '../src/modules/notifications/notifications.service.ts';
 import { type Config, loadConfig } from '../src/platform/config.ts';
@@ -64,6 +65,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   const app = await buildApp(appDeps(runtime));
   const notifier = createNotifier(runtime);
   if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, notifier);
+  if (config.workers && runtime.queue) await startAnalyticsJobs(runtime.queue, runtime.db);
   after(async () => {
     await app.close();
     await notifier.close();

@@ -7,6 +7,9 @@ export type Queue = PgBoss;
 export const Queues = {
   fanout: { name: 'notifications.fanout', retryLimit: 10, retryDelay: 2, retryBackoff: true },
   deliver: { name: 'notifications.deliver', retryLimit: 10, retryDelay: 2, retryBackoff: true },
+  analyticsPartitions: { name: 'analytics.partitions', retryLimit: 3, retryDelay: 60, retryBackoff: false },
+  analyticsLift: { name: 'analytics.lift', retryLimit: 1, retryDelay: 60, retryBackoff: false },
+  analyticsAllocation: { name: 'analytics.allocation', retryLimit: 1, retryDelay: 60, retryBackoff: false },
 } as const;
 
 export async function startQueue(connectionString: string, options: { max?: number } = {}): Promise<Queue> {

@@ -11,12 +11,11 @@ export type Counts = {
   messagesSent: number;
 };
 
-const eventCounts = `count(*) FILTER (WHERE e.type = 'impression') AS impressions,
-  count(*) FILTER (WHERE e.type = 'open') AS opens,
-  count(*) FILTER (WHERE e.type = 'click') AS clicks,
-  count(*) FILTER (WHERE e.type = 'conversion') AS conversions`;
+const sums = `sum(impressions)::bigint AS impressions, sum(opens)::bigint AS opens, sum(clicks)::bigint AS clicks,
+  sum(conversions)::bigint AS conversions, sum(transactions)::bigint AS transactions,
+  coalesce(sum(revenue), 0)::numeric AS revenue, sum(sent)::bigint AS "messagesSent"`;
 
-/** Counts per campaign of the merchant (all campaigns, or the given ones), computed from stored rows. */
+/** Counts per campaign of the merchant (all campaigns, or the given ones), from the daily rollup. */
 export async function campaignCounts(
   db: Queryable,
   merchantId: string,
@@ -25,64 +24,79 @@ export async function campaignCounts(
   const filter = campaignIds ? 'AND campaign_id = ANY($2::uuid[])' : '';
   const params = campaignIds ? [merchantId, campaignIds] : [merchantId];
   const { rows } = await db.query<Counts & { campaignId: string }>(
-    `SELECT campaign_id AS "campaignId",
-            sum(impressions)::bigint AS impressions, sum(opens)::bigint AS opens, sum(clicks)::bigint AS clicks,
-            sum(conversions)::bigint AS conversions, sum(transactions)::bigint AS transactions,
-            coalesce(sum(revenue), 0)::numeric AS revenue, sum(sent)::bigint AS "messagesSent"
-       FROM (
-         SELECT e.campaign_id, ${eventCounts}, 0 AS transactions, 0 AS revenue, 0 AS sent
-           FROM events e WHERE e.merchant_id = $1 ${filter.replace('campaign_id', 'e.campaign_id')}
-          GROUP BY e.campaign_id
-         UNION ALL
-         SELECT campaign_id, 0, 0, 0, 0, count(*), sum(amount), 0
-           FROM transactions WHERE merchant_id = $1 AND campaign_id IS NOT NULL ${filter}
-          GROUP BY campaign_id
-         UNION ALL
-         SELECT campaign_id, 0, 0, 0, 0, 0, 0, count(*)
-           FROM notifications WHERE merchant_id = $1 AND kind = 'campaign' AND status IN ('sent', 'delivered') ${filter}
-          GROUP BY campaign_id
-       ) x
+    `SELECT campaign_id AS "campaignId", ${sums}
+       FROM analytics_daily WHERE merchant_id = $1 ${filter}
       GROUP BY campaign_id`,
     params,
   );
   return new Map(rows.map(({ campaignId, ...counts }) => [campaignId, counts]));
 }
 
-const segmentColumn: Record<SegmentKey, string> = {
-  city: 'city',
-  ageBand: 'age_band',
-  device: 'device',
-  tier: 'tier',
-};
+export type Interval = 'hour' | 'day';
+export type SeriesPoint = Counts & { at: Date };
 
-/** The same counts for one campaign, by a customer attribute (from the allowlist above). */
-export async function segmentCounts(
+/** A campaign's counts per hour or day (UTC) from `since`, from the hourly rollup. */
+export async function campaignSeries(
+  db: Queryable,
+  campaignId: string,
+  interval: Interval,
+  since: Date,
+): Promise<SeriesPoint[]> {
+  const { rows } = await db.query<SeriesPoint>(
+    `SELECT date_trunc($2, hour, 'UTC') AS at, ${sums}
+       FROM analytics_hourly WHERE campaign_id = $1 AND hour >= $3
+      GROUP BY 1 ORDER BY 1`,
+    [campaignId, interval, since],
+  );
+  return rows;
+}
+
+/** The merchant's counts per day (UTC) from `since`, over all its campaigns. */
+export async function portfolioSeries(
   db: Queryable,
   merchantId: string,
+  since: Date,
+): Promise<SeriesPoint[]> {
+  const { rows } = await db.query<SeriesPoint>(
+    `SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
+       FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+      GROUP BY day ORDER BY day`,
+    [merchantId, since],
+  );
+  return rows;
+}
+
+// The API's segment names are the rollup's dimension names; only these reach the SQL, as a parameter.
+export async function segmentCounts(
+  db: Queryable,
   campaignId: string,
   by: SegmentKey,
 ): Promise<(Counts & { segment: string })[]> {
-  const col = `coalesce(cu.${segmentColumn[by]}, 'unknown')`;
   const { rows } = await db.query<Counts & { segment: string }>(
-    `SELECT segment,
-            sum(impressions)::bigint AS impressions, sum(opens)::bigint AS opens, sum(clicks)::bigint AS clicks,
-            sum(conversions)::bigint AS conversions, sum(transactions)::bigint AS transactions,
-            coalesce(sum(revenue), 0)::numeric AS revenue, sum(sent)::bigint AS "messagesSent"
-       FROM (
-         SELECT ${col} AS segment, ${eventCounts}, 0 AS transactions, 0 AS revenue, 0 AS sent
-           FROM events e JOIN customers cu ON cu.id = e.customer_id
-          WHERE e.merchant_id = $1 AND e.campaign_id = $2 GROUP BY 1
-         UNION ALL
-         SELECT ${col}, 0, 0, 0, 0, count(*), sum(t.amount), 0
-           FROM transactions t JOIN customers cu ON cu.id = t.customer_id
-          WHERE t.merchant_id = $1 AND t.campaign_id = $2 GROUP BY 1
-         UNION ALL
-         SELECT ${col}, 0, 0, 0, 0, 0, 0, count(*)
-           FROM notifications n JOIN customers cu ON cu.id = n.customer_id
-          WHERE n.merchant_id = $1 AND n.campaign_id = $2 AND n.status IN ('sent', 'delivered') GROUP BY 1
-       ) x
-      GROUP BY segment ORDER BY segment`,
-    [merchantId, campaignId],
+    `SELECT value AS segment, ${sums}
+       FROM analytics_segments_daily WHERE campaign_id = $1 AND dimension = $2
+      GROUP BY value ORDER BY value`,
+    [campaignId, by],
+  );
+  return rows;
+}
+
+export type VariantUnits = Counts & { variant: string; exposed: number; converted: number };
+
+/** Per variant: unique customers exposed and converted, and the event counts. */
+export async function variantUnits(db: Queryable, campaignId: string): Promise<VariantUnits[]> {
+  const { rows } = await db.query<VariantUnits>(
+    `SELECT v.name AS variant, coalesce(u.exposed, 0)::bigint AS exposed, coalesce(u.converted, 0)::bigint AS converted,
+            coalesce(h.impressions, 0)::bigint AS impressions, coalesce(h.opens, 0)::bigint AS opens,
+            coalesce(h.clicks, 0)::bigint AS clicks, coalesce(h.conversions, 0)::bigint AS conversions,
+            coalesce(h.transactions, 0)::bigint AS transactions, coalesce(h.revenue, 0)::numeric AS revenue,
+            coalesce(h."messagesSent", 0)::bigint AS "messagesSent"
+       FROM campaign_variants v
+       LEFT JOIN analytics_variant_units u ON u.campaign_id = v.campaign_id AND u.variant = v.name
+       LEFT JOIN (SELECT variant, ${sums} FROM analytics_hourly WHERE campaign_id = $1 GROUP BY variant) h
+              ON h.variant = v.name
+      WHERE v.campaign_id = $1 ORDER BY v.position`,
+    [campaignId],
   );
   return rows;
 }
@@ -121,11 +135,21 @@ export async function ownedReferences(
   };
 }
 
+/**
+ * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
+ * partitions); the rollup trigger counts them in the same statement. `events` must not repeat an id.
+ */
 export async function insertEvents(db: Queryable, merchantId: string, events: EventRow[]): Promise<number> {
   const { rowCount } = await db.query(
-    `INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[])
-     ON CONFLICT DO NOTHING`,
+    `WITH x AS (
+       SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[])
+         AS x(id, type, campaign_id, variant, customer_id, occurred_at)
+     ),
+     fresh AS (
+       INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM x ON CONFLICT DO NOTHING RETURNING id
+     )
+     INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
+     SELECT $1, x.id, x.type, x.campaign_id, x.variant, x.customer_id, x.occurred_at FROM x JOIN fresh USING (id)`,
     [
       merchantId,
       events.map((e) => e.id),
@@ -152,14 +176,21 @@ export async function insertTransactions(
 ): Promise<{ inserted: number; attributed: number }> {
   const { rows } = await db.query<{ inserted: number; attributed: number }>(
     `WITH ins AS (
-       INSERT INTO transactions (merchant_id, id, customer_id, amount, currency, occurred_at, campaign_id)
-       SELECT $1, x.id, x.customer_id, round(x.amount, 2), x.currency, x.at,
-              (SELECT e.campaign_id FROM events e JOIN campaigns c ON c.id = e.campaign_id
-                WHERE e.merchant_id = $1 AND e.customer_id = x.customer_id AND e.occurred_at <= x.at
-                  AND e.occurred_at > x.at - make_interval(days => c.attribution_window_days)
-                ORDER BY e.occurred_at DESC LIMIT 1)
+       INSERT INTO transactions (merchant_id, id, customer_id, amount, currency, occurred_at, campaign_id, variant)
+       SELECT $1, x.id, x.customer_id, round(x.amount, 2), x.currency, x.at, touch.campaign_id,
+              CASE WHEN touch.campaign_id IS NOT NULL THEN coalesce(touch.variant,
+                (SELECT min(variant) FROM analytics_exposures ex
+                  WHERE ex.campaign_id = touch.campaign_id AND ex.customer_id = x.customer_id)) END
          FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::text[], $6::timestamptz[])
               AS x(id, customer_id, amount, currency, at)
+         LEFT JOIN LATERAL (
+           -- 90 days is the longest window a campaign may have: it lets the planner skip older partitions
+           SELECT e.campaign_id, e.variant FROM events e JOIN campaigns c ON c.id = e.campaign_id
+            WHERE e.merchant_id = $1 AND e.customer_id = x.customer_id AND e.occurred_at <= x.at
+              AND e.occurred_at > x.at - interval '90 days'
+              AND e.occurred_at > x.at - make_interval(days => c.attribution_window_days)
+            ORDER BY e.occurred_at DESC LIMIT 1
+         ) touch ON true
        ON CONFLICT DO NOTHING
        RETURNING campaign_id
      )
@@ -174,4 +205,12 @@ export async function insertTransactions(
     ],
   );
   return rows[0]!;
+}
+
+/** Creates the monthly event partitions from this month to `months` ahead; returns their names. */
+export async function ensurePartitions(db: Queryable, months: number): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>('SELECT swipesavvy_event_partitions_ahead($1) AS name', [
+    months,
+  ]);
+  return rows.map((r) => r.name);
 }

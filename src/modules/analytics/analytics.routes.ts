@@ -3,9 +3,13 @@ import type { AppDeps } from '../../app.ts';
 import { IdParams, problemResponses } from '../../platform/schemas.ts';
 import { Can, requireRole } from '../auth/auth.plugin.ts';
 import {
-  CampaignMetrics,
+  Allocation,
+  AllocationBody,
+  CampaignMetricsDetail,
   EventsBody,
+  Experiment,
   IngestResult,
+  IntervalQuery,
   Portfolio,
   PortfolioQuery,
   SegmentsQuery,
@@ -58,8 +62,67 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
 
   app.get(
     '/api/analytics/campaign/:id/metrics',
-    { schema: { tags, security, params: IdParams, response: { 200: CampaignMetrics, ...problemResponses } } },
-    async (request) => analytics.metrics(request.principal.merchantId, request.params.id),
+    {
+      schema: {
+        tags,
+        security,
+        params: IdParams,
+        querystring: IntervalQuery,
+        response: { 200: CampaignMetricsDetail, ...problemResponses },
+      },
+    },
+    async (request) =>
+      analytics.metrics(request.principal.merchantId, request.params.id, request.query.interval),
+  );
+
+  app.get(
+    '/api/analytics/campaign/:id/experiment',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'A/B result: per-variant rates, lift, fixed and sequential tests, SRM check and verdict',
+        params: IdParams,
+        response: { 200: Experiment, ...problemResponses },
+      },
+    },
+    async (request) => analytics.experiment(request.principal.merchantId, request.params.id),
+  );
+
+  app.get(
+    '/api/analytics/campaign/:id/allocation',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Adaptive allocation setting and the history of weight changes',
+        params: IdParams,
+        response: { 200: Allocation, ...problemResponses },
+      },
+    },
+    async (request) => analytics.allocation(request.principal.merchantId, request.params.id),
+  );
+
+  app.put(
+    '/api/analytics/campaign/:id/allocation',
+    {
+      preHandler: requireRole(Can.manageCampaigns),
+      schema: {
+        tags,
+        security,
+        summary: 'Opt a campaign in or out of adaptive allocation (Thompson sampling on conversion)',
+        params: IdParams,
+        body: AllocationBody,
+        response: { 200: Allocation, ...problemResponses },
+      },
+    },
+    async (request) =>
+      analytics.setAllocation(
+        request.principal.merchantId,
+        request.params.id,
+        request.body.enabled,
+        request.body.floor,
+      ),
   );
 
   app.get(

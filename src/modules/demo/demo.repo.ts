@@ -98,3 +98,17 @@ export async function insertDeliveredSend(
     ],
   );
 }
+
+/** The merchant's customers outside the campaign's holdout (the rule the send audience applies). */
+export async function treatedCustomers(
+  db: Queryable,
+  campaignId: string,
+  holdoutPct: number,
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT cu.id FROM customers cu JOIN campaigns c ON c.merchant_id = cu.merchant_id
+      WHERE c.id = $1 AND swipesavvy_is_treated(cu.id, c.id, $2::numeric)`,
+    [campaignId, holdoutPct],
+  );
+  return new Set(rows.map((r) => r.id));
+}

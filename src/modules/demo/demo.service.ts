@@ -275,12 +275,14 @@ async function seedDemoIn(db: PoolClient, options: SeedOptions): Promise<SeedRes
     options.onPhase?.(`campaign ${index + 1}/${CAMPAIGNS.length}: ${body.name}`);
     const variants = body.variants!;
     const totalWeight = variants.reduce((s, v) => s + v.weight, 0);
+    // the holdout rule is the database's, as for real sends
+    const treated = await repo.treatedCustomers(db, campaignId, body.holdoutPct ?? 0);
     const audience = customers.filter(
       (c) =>
         (!body.segment?.city || body.segment.city.includes(c.city)) &&
         (!body.segment?.ageBand || body.segment.ageBand.includes(c.ageBand)) &&
         (!body.segment?.tier || body.segment.tier.includes(c.tier)) &&
-        hashShare(`${c.id}:holdout:${campaignId}`) * 100 >= (body.holdoutPct ?? 0),
+        treated.has(c.id),
     );
     const sentAt = new Date(Date.now() - plan.daysAgo * 86_400_000);
     const recipients = audience.map((c) => {

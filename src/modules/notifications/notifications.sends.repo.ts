@@ -34,10 +34,10 @@ export type CampaignAudience = {
  */
 export function sendAudience(a: CampaignAudience, first = 1) {
   const base = audienceWhere(a.merchantId, a.segment, a.channel, first);
-  const params = [...base.params, a.campaignId, Math.round(a.holdoutPct * 100)];
+  const params = [...base.params, a.campaignId, a.holdoutPct];
   const c = first + base.params.length;
   return {
-    sql: `${base.sql} AND mod(mod(hashtextextended(c.id::text || ':holdout:' || $${c}::text, 0), 10000) + 10000, 10000) >= $${c + 1}`,
+    sql: `${base.sql} AND swipesavvy_is_treated(c.id, $${c}::uuid, $${c + 1}::numeric)`,
     params,
   };
 }
