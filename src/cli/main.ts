@@ -9,6 +9,7 @@ import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.
 import { resolveDatabase } from '../platform/runtime.ts';
 import { startServer } from '../server.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
+import { OPS_HELP, opsCommands } from './ops-commands.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
 
@@ -27,6 +28,7 @@ Platform
 Go-live
   smoke [--base-url URL] [--json FILE] [--budget-scale X] [--notify-channel email|webhook --notify-to ADDR] [--keep]
                              the runbook's 20 smoke tests against a running instance
+${OPS_HELP}
 
 Every command reads the environment (see README); the database is DATABASE_URL, or the
 embedded PostgreSQL in DATA_DIR — the running one, or one started for the command.`;
@@ -274,6 +276,7 @@ const commands: Record<string, Command> = {
   'seed-demo': seedDemoCommand,
   smoke,
   config: configCommand,
+  ...opsCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {
