@@ -27,7 +27,7 @@ const SECRET_PATTERNS: { name: string; pattern: RegExp }[] = [
   { name: 'GitHub token', pattern: /\bgh[pousr]_[0-9A-Za-z]{36}\b/ },
   {
     name: 'URL with a password',
-    pattern: /\b(?:postgres(?:ql)?|redis|smtps?|amqp|mysql):\/\/[^:/\s'"@]+:[^@\s'"]{4,}@/,
+    pattern: /\b(?:postgres(?:ql)?|redis|smtps?|amqp|mysql):\/\/[^:/\s'"@]+:[^@\s'"$]{4,}@/,
   },
   {
     name: 'secret assignment',

@@ -111,10 +111,13 @@ export function portState(port: number): Promise<'free' | 'in use'> {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: another service's JSON; each check reads the fields it needs
+type Json = any;
+
 export async function getJson(
   url: string,
   init: RequestInit = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
   const text = await res.text();
   let body: unknown = text;

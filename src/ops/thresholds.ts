@@ -185,3 +185,6 @@ export const PREFLIGHT = {
   /** transactions open longer than this block migrations */
   longTransactionSeconds: 5 * 60,
 } as const;
+
+/** The live table: "Priority Monitoring (10-second refresh)"; rates over the coordinator guide's 1-minute interval. */
+export const MONITOR = { refreshSeconds: 10, windowSeconds: 60 } as const;
