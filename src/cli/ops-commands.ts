@@ -5,6 +5,7 @@ import { preflightCommand } from './preflight-command.ts';
 
 // The go-live toolkit's commands (preflight, backup, monitoring, alerting), kept apart from main.ts.
 export const OPS_HELP = `  preflight [--json] [--only G,..] [--skip G,..] [--base-url URL] [--migrations-dir DIR] [--release-dir DIR]
+                             [--budget-scale X]
                              50+ pre-deployment checks in groups infrastructure, dependencies, database,
                              security, backup, smoke; exit 1 on any failure
   backup [--verify] [--json]  full backup (pg_dump custom format, or the COPY archive); --verify runs a timed restore drill

@@ -29,7 +29,10 @@ export async function preflightCommand(args: string[], config: Config): Promise<
     'base-url': { type: 'string' },
     'migrations-dir': { type: 'string' },
     'release-dir': { type: 'string' },
+    'budget-scale': { type: 'string' },
   });
+  const budgetScale = values['budget-scale'] === undefined ? 1 : Number(values['budget-scale']);
+  if (!(budgetScale > 0)) throw new UsageError('--budget-scale must be a positive number');
   const only = groupList(values.only, '--only');
   const skip = groupList(values.skip, '--skip') ?? [];
   const groups = (only ?? GROUPS).filter((g) => !skip.includes(g));
@@ -52,6 +55,7 @@ export async function preflightCommand(args: string[], config: Config): Promise<
           baseUrl,
           migrationsDir: path.resolve(values['migrations-dir'] ?? MIGRATIONS_DIR),
           releaseDir: path.resolve(values['release-dir'] ?? path.join(import.meta.dirname, '..', '..')),
+          smokeBudgetScale: budgetScale,
         },
         {
           groups,

@@ -368,6 +368,7 @@ export async function smokeChecks(ctx: PreflightContext, check: Check) {
   const report = await runSmoke({
     baseUrl: ctx.baseUrl,
     database: async () => ctx.db,
+    budgetScale: ctx.smokeBudgetScale ?? 1,
     cleanup: (merchantId) => deleteMerchant(ctx.db, merchantId),
   });
   for (const r of report.results) {

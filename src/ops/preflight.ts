@@ -42,6 +42,8 @@ export type PreflightContext = {
   baseUrl: string;
   migrationsDir: string;
   releaseDir: string;
+  /** multiplies the smoke tests' time budgets (a slow staging host) */
+  smokeBudgetScale?: number;
 };
 
 export type PreflightReport = {
