@@ -37,47 +37,51 @@ async function reported<T>(work: () => Promise<T>): Promise<T> {
 
 export async function backupCommand(args: string[], config: Config): Promise<number> {
   const { values } = parseFlags(args, { verify: { type: 'boolean' }, json: { type: 'boolean' } });
-  return withDatabase(config, (_db, info) =>
-    reported(async () => {
-      say(
-        `Backing up ${info.embedded ? `the embedded database (${config.dataDir}/pg)` : redactUrl(info.url)}`,
-      );
-      const result = await createBackup({ url: info.url, config, phase });
-      const m = result.manifest;
-      say(
-        `${color.green('✓')} backup ${result.dir} — ${m.method === 'pg_dump' ? m.tool : 'COPY archive'}, ${mib(result.sizeBytes)}, ${m.tables.reduce((s, t) => s + t.rows, 0)} rows in ${m.tables.length} tables, ${m.durationMs} ms`,
-      );
-      if (result.removed.length > 0)
-        say(`  retention (keep ${config.backupKeep}): removed ${result.removed.length} older archive(s)`);
-      let verification: Awaited<ReturnType<typeof verifyBackup>> | undefined;
-      if (values.verify) {
-        verification = await verifyBackup(info.url, result.dir, { phase, backupId: result.id });
-        for (const t of verification.tables.filter((t) => t.expected !== t.actual))
-          say(color.red(`  ✗ ${t.table}: ${t.actual} rows restored, ${t.expected} expected`));
-        if (!verification.integrity.ok)
-          say(color.red(`  ✗ integrity: ${verification.integrity.failed.join(', ')}`));
+  return withDatabase(
+    config,
+    (_db, info) =>
+      reported(async () => {
         say(
-          verification.ok
-            ? color.green(
-                `✓ verified: restore drill took ${verification.restoreMs} ms, row counts match, integrity check passed`,
-              )
-            : color.red('✗ verification FAILED'),
+          `Backing up ${info.embedded ? `the embedded database (${config.dataDir}/pg)` : redactUrl(info.url)}`,
         );
-      }
-      if (values.json) {
-        json({
-          id: result.id,
-          dir: result.dir,
-          method: m.method,
-          sizeBytes: result.sizeBytes,
-          durationMs: m.durationMs,
-          tables: m.tables,
-          removed: result.removed,
-          verification,
-        });
-      }
-      return verification && !verification.ok ? 1 : 0;
-    }),
+        const result = await createBackup({ url: info.url, config, phase });
+        const m = result.manifest;
+        say(
+          `${color.green('✓')} backup ${result.dir} — ${m.method === 'pg_dump' ? m.tool : 'COPY archive'}, ${mib(result.sizeBytes)}, ${m.tables.reduce((s, t) => s + t.rows, 0)} rows in ${m.tables.length} tables, ${m.durationMs} ms`,
+        );
+        if (result.removed.length > 0)
+          say(`  retention (keep ${config.backupKeep}): removed ${result.removed.length} older archive(s)`);
+        let verification: Awaited<ReturnType<typeof verifyBackup>> | undefined;
+        if (values.verify) {
+          verification = await verifyBackup(info.url, result.dir, { phase, backupId: result.id });
+          for (const t of verification.tables.filter((t) => t.expected !== t.actual))
+            say(color.red(`  ✗ ${t.table}: ${t.actual} rows restored, ${t.expected} expected`));
+          if (!verification.integrity.ok)
+            say(color.red(`  ✗ integrity: ${verification.integrity.failed.join(', ')}`));
+          say(
+            verification.ok
+              ? color.green(
+                  `✓ verified: restore drill took ${verification.restoreMs} ms, row counts match, integrity check passed`,
+                )
+              : color.red('✗ verification FAILED'),
+          );
+        }
+        if (values.json) {
+          json({
+            id: result.id,
+            dir: result.dir,
+            method: m.method,
+            sizeBytes: result.sizeBytes,
+            durationMs: m.durationMs,
+            tables: m.tables,
+            removed: result.removed,
+            verification,
+          });
+        }
+        return verification && !verification.ok ? 1 : 0;
+      }),
+    // a backup is what one takes before migrating: pending migrations must not stop it
+    { requireSchema: false },
   );
 }
 

@@ -89,10 +89,13 @@ const RECORD_COLUMNS = `id, path, method, created_at AS "createdAt", size_bytes 
   manifest_sha256 AS "manifestSha256", row_counts AS "rowCounts", duration_ms AS "durationMs",
   verified_at AS "verifiedAt", verify_ok AS "verifyOk", restore_ms AS "restoreMs", verify_detail AS "verifyDetail"`;
 
+/** Records a backup; undefined while the backups table's migration is still pending (the manifest then is the record). */
 export async function insertBackup(
   db: Queryable,
   b: Pick<BackupRecord, 'path' | 'method' | 'sizeBytes' | 'manifestSha256' | 'rowCounts' | 'durationMs'>,
-): Promise<string> {
+): Promise<string | undefined> {
+  const exists = await db.query<{ ok: boolean }>(`SELECT to_regclass('public.backups') IS NOT NULL AS ok`);
+  if (!exists.rows[0]!.ok) return undefined;
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO backups (path, method, size_bytes, manifest_sha256, row_counts, duration_ms)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
@@ -115,6 +118,8 @@ export async function recordVerification(
 
 export async function markDeleted(db: Queryable, paths: string[]): Promise<void> {
   if (paths.length === 0) return;
+  const exists = await db.query<{ ok: boolean }>(`SELECT to_regclass('public.backups') IS NOT NULL AS ok`);
+  if (!exists.rows[0]!.ok) return;
   await db.query('UPDATE backups SET deleted_at = now() WHERE path = ANY($1) AND deleted_at IS NULL', [
     paths,
   ]);

@@ -16,8 +16,19 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
   registerOpsGauges(deps.metrics.registry, deps.db);
   const sampler = createSampler(() => deps.metrics.registry.metrics());
   if (deps.config.alertsIntervalSeconds > 0) {
-    const evaluator = startAlertEvaluator(deps.db, deps.config, sampler.sample, (error) =>
-      app.log.warn({ err: error }, 'alert evaluation failed'),
+    const evaluator = startAlertEvaluator(
+      deps.db,
+      deps.config,
+      sampler.sample,
+      (error) => app.log.warn({ err: error }, 'alert evaluation failed'),
+      // level 1 of the escalation: the alert is logged as well as posted
+      (tick) => {
+        for (const i of tick.opened)
+          app.log.error({ incident: i.id, rule: i.rule, value: i.value }, `ALERT: ${i.title}`);
+        for (const i of tick.escalated)
+          app.log.error({ incident: i.id, level: i.level }, `escalated to level ${i.level}`);
+        for (const i of tick.resolved) app.log.info({ incident: i.id }, `resolved: ${i.title}`);
+      },
     );
     app.addHook('onClose', () => evaluator.stop());
   }
