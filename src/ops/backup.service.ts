@@ -176,7 +176,8 @@ function stamp(date: Date): string {
 
 export type BackupOptions = { url: string; config: Config; phase?: Phase; now?: Date };
 export type BackupResult = {
-  id: string;
+  /** the `backups` row; undefined while its migration is pending */
+  id: string | undefined;
   dir: string;
   manifest: Manifest;
   sizeBytes: number;
