@@ -65,7 +65,9 @@ try {
       WITH m AS (INSERT INTO merchants (name, webhook_secrets) VALUES ('Bench', ARRAY['s']) RETURNING id),
            c AS (INSERT INTO campaigns (merchant_id, name, channel) SELECT id, 'Bench', 'email' FROM m RETURNING id, merchant_id)
       INSERT INTO customers (merchant_id, email) SELECT c.merchant_id, 'c' || g || '@example.test' FROM c, generate_series(1, 1000) g`);
-    await db.query(`INSERT INTO campaign_variants (campaign_id, name, weight, position) SELECT id, 'A', 1, 0 FROM campaigns`);
+    await db.query(
+      `INSERT INTO campaign_variants (campaign_id, name, weight, position) SELECT id, 'A', 1, 0 FROM campaigns`,
+    );
     await db.query(
       `INSERT INTO notifications (merchant_id, kind, channel, recipient, payload, status, created_at)
        SELECT m.id, 'test', 'email', 'r' || g || '@example.test', jsonb_build_object('n', g), 'queued', now() - (g || ' seconds')::interval
@@ -75,8 +77,8 @@ try {
     await db.query(
       `INSERT INTO events (merchant_id, id, type, campaign_id, customer_id, occurred_at)
        SELECT c.merchant_id, 'e' || g, (ARRAY['impression','open','click','conversion'])[1 + g % 4], c.id,
-              (SELECT id FROM customers ORDER BY id OFFSET (g % 1000) LIMIT 1), now() - (g || ' seconds')::interval
-         FROM campaigns c, generate_series(1, $1) g`,
+              cs.ids[1 + g % array_length(cs.ids, 1)], now() - (g || ' seconds')::interval
+         FROM campaigns c, (SELECT array_agg(id) AS ids FROM customers) cs, generate_series(1, $1) g`,
       [ROWS - half],
     );
     await db.query('ANALYZE');

@@ -262,6 +262,11 @@ describe('alerting and escalation (a real server, a real sink, a real fault)', a
     assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:9\/metrics/);
     const flag = await runCli(['monitor', '--refresh', '1'], {});
     assert.equal(flag.code, 2);
+    const alerts = await runCli(['alerts', 'run', '--count', '1', '--base-url', 'http://127.0.0.1:9'], {
+      DATABASE_URL: url,
+    });
+    assert.equal(alerts.code, 1);
+    assert.match(alerts.stderr, /cannot reach http:\/\/127\.0\.0\.1:9\/metrics/);
     const out = await runCli(['ops', 'render'], {});
     assert.equal(out.code, 2);
     assert.match(out.stderr, /--out DIR/);
