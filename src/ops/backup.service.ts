@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   createReadStream,
   createWriteStream,
   existsSync,
@@ -209,10 +210,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       const refs = await applicationTables(client);
       sequences = await sequenceValues(client);
       if (chosen.method === 'pg_dump') {
-        const counts = await phase('counting rows in the snapshot', async () => {
+        await phase('counting rows in the snapshot', async () => {
           for (const t of refs) tables.push({ table: tableName(t), rows: await countRows(client, t) });
         });
-        void counts;
         const file = 'database.dump';
         const { url, env } = libpqEnv(options.url);
         await phase(`pg_dump ${chosen.tools.major} (custom format)`, () =>
@@ -228,6 +228,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
             env,
           ),
         );
+        chmodSync(path.join(dir, file), 0o600);
         files.push({
           path: file,
           bytes: statSync(path.join(dir, file)).size,
