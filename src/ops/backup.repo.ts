@@ -155,14 +155,41 @@ export async function appliedMigrationRows(
   return rows;
 }
 
-/** Which application table references which (foreign keys), as schema-qualified names. */
-export async function foreignKeyEdges(db: Queryable): Promise<{ from: string; to: string }[]> {
-  const { rows } = await db.query<{ from: string; to: string }>(
-    `SELECT DISTINCT sn.nspname || '.' || s.relname AS "from", tn.nspname || '.' || t.relname AS "to"
-       FROM pg_constraint c
-       JOIN pg_class s ON s.oid = c.conrelid JOIN pg_namespace sn ON sn.oid = s.relnamespace
-       JOIN pg_class t ON t.oid = c.confrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-      WHERE c.contype = 'f' AND sn.nspname = 'public'`,
+export type LoadDeferred = {
+  foreignKeys: { table: string; name: string; def: string }[];
+  indexes: { name: string; def: string }[];
+};
+
+/**
+ * Foreign keys and secondary indexes of the application schema. A restore drops them, loads the
+ * rows, and creates them again — as pg_restore does: one bulk validation and one index build
+ * instead of a trigger and an index insert per row.
+ */
+export async function loadDeferred(db: Queryable): Promise<LoadDeferred> {
+  const fks = await db.query<{ table: string; name: string; def: string }>(
+    `SELECT conrelid::regclass::text AS table, conname AS name, pg_get_constraintdef(oid) AS def
+       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1, 2`,
   );
-  return rows;
+  const indexes = await db.query<{ name: string; def: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+      ORDER BY 1`,
+  );
+  return { foreignKeys: fks.rows, indexes: indexes.rows };
+}
+
+const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+export async function dropDeferred(db: Queryable, d: LoadDeferred): Promise<void> {
+  for (const fk of d.foreignKeys)
+    await db.query(`ALTER TABLE ${fk.table} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  for (const ix of d.indexes) await db.query(`DROP INDEX ${ix.name}`);
+}
+
+export async function recreateDeferred(db: Queryable, d: LoadDeferred): Promise<void> {
+  for (const ix of d.indexes) await db.query(ix.def);
+  for (const fk of d.foreignKeys) {
+    await db.query(`ALTER TABLE ${fk.table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+  }
 }

@@ -29,11 +29,13 @@ import {
   copyOut,
   countRows,
   createScratchDatabase,
+  dropDeferred,
   dropScratchDatabase,
-  foreignKeyEdges,
   insertBackup,
+  loadDeferred,
   markDeleted,
   recordVerification,
+  recreateDeferred,
   resetApplicationSchema,
   sequenceValues,
   serverInfo,
@@ -375,23 +377,6 @@ function archiveMigrations(manifest: Manifest): Migration[] {
   });
 }
 
-/** Tables in an order where every referenced table comes before the tables that reference it. */
-function loadOrder(tables: string[], edges: { from: string; to: string }[]): string[] {
-  const order: string[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (t: string) => {
-    if (state.get(t) === 'done') return;
-    if (state.get(t) === 'visiting')
-      throw new BackupError('ARCHIVE_CORRUPT', `Foreign keys form a cycle at ${t}`);
-    state.set(t, 'visiting');
-    for (const e of edges) if (e.from === t && e.to !== t && tables.includes(e.to)) visit(e.to);
-    state.set(t, 'done');
-    order.push(t);
-  };
-  for (const t of tables) visit(t);
-  return order;
-}
-
 export type RestoreResult = {
   method: Manifest['method'];
   restoreMs: number;
@@ -438,14 +423,11 @@ export async function restoreInto(
           // creates schema_migrations, whose rows come from the archive like every other table
           await pendingMigrations(client, migrations);
         });
-        const order = loadOrder(
-          manifest.tables.map((t) => t.table),
-          await foreignKeyEdges(client),
-        );
-        const byName = new Map(manifest.tables.map((t) => [t.table, t]));
-        for (const [i, name] of order.entries()) {
-          const entry = byName.get(name)!;
-          await phase(`load ${name} (${i + 1}/${order.length}, ${entry.rows} rows)`, () =>
+        const deferred = await loadDeferred(client);
+        await dropDeferred(client, deferred);
+        for (const [i, entry] of manifest.tables.entries()) {
+          const name = entry.table;
+          await phase(`load ${name} (${i + 1}/${manifest.tables.length}, ${entry.rows} rows)`, () =>
             pipeline(
               createReadStream(path.join(dir, entry.file!)),
               createGunzip(),
@@ -453,6 +435,10 @@ export async function restoreInto(
             ),
           );
         }
+        await phase(
+          `indexes and foreign keys (${deferred.indexes.length} + ${deferred.foreignKeys.length})`,
+          () => recreateDeferred(client, deferred),
+        );
         for (const s of manifest.sequences) await setSequence(client, s.name, s.value);
         await client.query('COMMIT');
       } catch (error) {
