@@ -121,7 +121,7 @@ export async function restoreCommand(args: string[], config: Config): Promise<nu
             return 1;
           }
         }
-        const result = await restoreInto(info.url, archive, { phase, clean: true });
+        const result = await restoreInto(info.url, archive, { phase });
         const mismatched = result.tables.filter((t) => t.expected !== t.actual);
         for (const t of mismatched)
           say(color.red(`  ✗ ${t.table}: ${t.actual} rows, ${t.expected} expected`));

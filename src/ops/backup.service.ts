@@ -224,6 +224,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
               '--format=custom',
               `--snapshot=${snapshot}`,
               '--no-owner',
+              // the application's schema, as the COPY archive: pg-boss's jobs are transient, and
+              // pg_restore --clean cannot drop its partitioned tables' inherited constraints
+              '--schema=public',
               `--file=${path.join(dir, file)}`,
               `--dbname=${url}`,
             ],
@@ -392,7 +395,7 @@ export type RestoreResult = {
 export async function restoreInto(
   url: string,
   archive: { dir: string; manifest: Manifest },
-  options: { phase?: Phase; clean: boolean },
+  options: { phase?: Phase } = {},
 ): Promise<RestoreResult> {
   const phase = options.phase ?? noPhase;
   const { dir, manifest } = archive;
@@ -408,8 +411,15 @@ export async function restoreInto(
           'This archive is in pg_dump format and needs pg_restore, which is not installed',
         );
       const { url: plain, env } = libpqEnv(url);
-      const args = ['--no-owner', '--exit-on-error', '--single-transaction', `--dbname=${plain}`];
-      if (options.clean) args.push('--clean', '--if-exists');
+      // --clean even into a fresh database: the archive creates schema public, which always exists
+      const args = [
+        '--no-owner',
+        '--exit-on-error',
+        '--single-transaction',
+        '--clean',
+        '--if-exists',
+        `--dbname=${plain}`,
+      ];
       await phase(`pg_restore ${tools.major}`, () =>
         runTool(tools.restore, [...args, path.join(dir, manifest.files[0]!.path)], env),
       );
@@ -483,7 +493,7 @@ export async function verifyBackup(
     await createScratchDatabase(pool, scratch);
     let result: RestoreResult;
     try {
-      result = await restoreInto(databaseUrlFor(url, scratch), archive, { phase, clean: false });
+      result = await restoreInto(databaseUrlFor(url, scratch), archive, { phase });
     } finally {
       await dropScratchDatabase(pool, scratch);
     }
