@@ -104,6 +104,7 @@ describe('alerting and escalation (a real server, a real sink, a real fault)', a
       },
       body: body ? JSON.stringify(body) : undefined,
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the API's JSON, asserted field by field
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   const email = `ops-${Date.now()}@example.test`;
