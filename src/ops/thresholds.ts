@@ -130,3 +130,61 @@ export function stateOf(t: Threshold, value: number): State {
   if (t.direction === 'below') return value < t.green ? 'green' : value <= t.yellow ? 'yellow' : 'red';
   return value > t.green ? 'green' : value >= t.yellow ? 'yellow' : 'red';
 }
+
+/** Alert rules (coordinator guide, "Monitoring & Alerting"): a breach must last `forSeconds` to open an incident. */
+export const ALERT_RULES: {
+  key: string;
+  metric: string;
+  above?: number;
+  below?: number;
+  forSeconds: number;
+}[] = [
+  {
+    key: 'error_rate',
+    metric: 'error_rate',
+    above: ESCALATION.alertErrorRate.above,
+    forSeconds: ESCALATION.alertErrorRate.forSeconds,
+  },
+  ...CRITICAL_METRICS.filter((m) => m.key !== 'error_rate').map((m) =>
+    m.direction === 'below'
+      ? {
+          key: `${m.key}_red`,
+          metric: m.key,
+          above: m.yellow,
+          forSeconds: ESCALATION.alertErrorRate.forSeconds,
+        }
+      : {
+          key: `${m.key}_red`,
+          metric: m.key,
+          below: m.yellow,
+          forSeconds: ESCALATION.alertErrorRate.forSeconds,
+        },
+  ),
+];
+
+/** Pre-deployment check limits (execution guide checklist and coordinator guide infrastructure metrics). */
+export const PREFLIGHT = {
+  /** "Check disk space (> 100GB available)": below is a warning, below `diskFreeFailBytes` a failure */
+  diskFreeWarnBytes: 100 * 1024 ** 3,
+  diskFreeFailBytes: 1024 ** 3,
+  /** coordinator guide: disk usage alert > 90 % */
+  diskUsageFail: 0.9,
+  /** coordinator guide: memory alert > 85 %, CPU alert > 80 % */
+  memoryUsageFail: 0.85,
+  loadPerCoreWarn: 0.8,
+  loadPerCoreFail: 2,
+  /** clock skew between this host and the database */
+  clockSkewWarnSeconds: 1,
+  clockSkewFailSeconds: 5,
+  /** "SSL certificate expiration > 30 days" */
+  tlsMinDays: 30,
+  /** "Restore last backup if needed (< 5 minutes)": a drill slower than this is a warning */
+  restoreDrillMaxSeconds: 5 * 60,
+  /** pool headroom: the server's free connections must cover this many API pools */
+  poolInstances: 2,
+  /** transactions open longer than this block migrations */
+  longTransactionSeconds: 5 * 60,
+} as const;
+
+/** The live table: "Priority Monitoring (10-second refresh)"; rates over the coordinator guide's 1-minute interval. */
+export const MONITOR = { refreshSeconds: 10, windowSeconds: 60 } as const;

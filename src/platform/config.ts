@@ -31,6 +31,20 @@ const Env = Type.Object({
   ALLOW_PRIVATE_WEBHOOK_TARGETS: Type.Optional(Type.Boolean()),
   APP_VERSION: Type.Optional(Type.String({ minLength: 1 })),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
+  BACKUP_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  BACKUP_KEEP: Type.Integer({ default: 7, minimum: 1, maximum: 1000 }),
+  BACKUP_METHOD: Type.Union([Type.Literal('auto'), Type.Literal('pg_dump'), Type.Literal('copy')], {
+    default: 'auto',
+  }),
+  BACKUP_MAX_AGE_HOURS: Type.Number({ default: 24, exclusiveMinimum: 0 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  TLS_CHECK_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ALERT_SLACK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ALERT_PAGE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ALERT_TIME_SCALE: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1 }),
+  ALERTS_INTERVAL_SECONDS: Type.Number({ default: 15, minimum: 0, maximum: 3600 }),
 });
 type Env = Static<typeof Env>;
 
@@ -56,6 +70,20 @@ export type Config = {
   allowPrivateWebhookTargets: boolean;
   version: string;
   shutdownGraceMs: number;
+  backupDir: string;
+  backupKeep: number;
+  backupMethod: 'auto' | 'pg_dump' | 'copy';
+  backupMaxAgeHours: number;
+  redisUrl: string | undefined;
+  tlsCheckHost: string | undefined;
+  tlsCertFile: string | undefined;
+  alertWebhookUrl: string | undefined;
+  alertSlackUrl: string | undefined;
+  alertPageUrl: string | undefined;
+  /** multiplies every alert window and escalation delay (tests run the ladder in seconds) */
+  alertTimeScale: number;
+  /** how often the API process evaluates the alert rules; 0 turns the in-process evaluator off */
+  alertsIntervalSeconds: number;
 };
 
 export class ConfigError extends Error {
@@ -116,6 +144,18 @@ export function loadConfig(
     allowPrivateWebhookTargets: env.ALLOW_PRIVATE_WEBHOOK_TARGETS ?? env.NODE_ENV !== 'production',
     version: env.APP_VERSION ?? packageVersion(),
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    backupDir: path.resolve(env.BACKUP_DIR ?? path.join(env.DATA_DIR, 'backups')),
+    backupKeep: env.BACKUP_KEEP,
+    backupMethod: env.BACKUP_METHOD,
+    backupMaxAgeHours: env.BACKUP_MAX_AGE_HOURS,
+    redisUrl: env.REDIS_URL,
+    tlsCheckHost: env.TLS_CHECK_HOST,
+    tlsCertFile: env.TLS_CERT_FILE,
+    alertWebhookUrl: env.ALERT_WEBHOOK_URL,
+    alertSlackUrl: env.ALERT_SLACK_URL,
+    alertPageUrl: env.ALERT_PAGE_URL,
+    alertTimeScale: env.ALERT_TIME_SCALE,
+    alertsIntervalSeconds: env.ALERTS_INTERVAL_SECONDS,
   };
 }
 
