@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DemoExistsError, seedDemo } from '../modules/demo/demo.service.ts';
 import { databaseStats, deleteMerchant, runIntegrityCheck } from '../modules/integrity/integrity.service.ts';
+import { DeployError } from '../ops/deploy/release.ts';
 import { runSmoke, type SmokeResult } from '../ops/smoke.ts';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../platform/config.ts';
 import { createPool, type Db, redactUrl } from '../platform/db.ts';
@@ -9,6 +10,7 @@ import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.
 import { resolveDatabase } from '../platform/runtime.ts';
 import { startServer } from '../server.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
+import { DEPLOY_HELP, deployCommands } from './deploy-commands.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
 
@@ -27,6 +29,7 @@ Platform
 Go-live
   smoke [--base-url URL] [--json FILE] [--budget-scale X] [--notify-channel email|webhook --notify-to ADDR] [--keep]
                              the runbook's 20 smoke tests against a running instance
+${DEPLOY_HELP}
 
 Every command reads the environment (see README); the database is DATABASE_URL, or the
 embedded PostgreSQL in DATA_DIR — the running one, or one started for the command.`;
@@ -274,6 +277,7 @@ const commands: Record<string, Command> = {
   'seed-demo': seedDemoCommand,
   smoke,
   config: configCommand,
+  ...deployCommands,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -299,6 +303,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       say(`${color.red('error:')} ${error.message}`);
       return 2;
+    }
+    if (error instanceof DeployError) {
+      say(`${color.red('error:')} ${error.message}`);
+      return 1;
     }
     if (error instanceof MigrationError) {
       say(`${color.red('migration error:')} ${error.message}`);

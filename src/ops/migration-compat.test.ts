@@ -51,7 +51,9 @@ test('statement splitting ignores semicolons in strings, comments and dollar quo
 
 test('rollback advice names what the database needs', () => {
   assert.match(rollbackAdvice([])[0]!, /needs nothing/);
-  const advice = rollbackAdvice([classifyMigration('036_drop', 'ALTER TABLE users DROP COLUMN settings;')]).join('\n');
+  const advice = rollbackAdvice([
+    classifyMigration('036_drop', 'ALTER TABLE users DROP COLUMN settings;'),
+  ]).join('\n');
   assert.match(advice, /036_drop: drops a column/);
   assert.match(advice, /restore the pre-deployment backup/);
 });

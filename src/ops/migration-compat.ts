@@ -11,15 +11,31 @@ export type CompatFinding = { statement: string; reason: string };
 export type MigrationCompat = { name: string; class: MigrationClass; findings: CompatFinding[] };
 
 const DESTRUCTIVE: { pattern: RegExp; reason: string }[] = [
-  { pattern: /^DROP\s+(TABLE|VIEW|MATERIALIZED\s+VIEW|TYPE|SCHEMA|FUNCTION|SEQUENCE)\b/i, reason: 'drops an object' },
+  {
+    pattern: /^DROP\s+(TABLE|VIEW|MATERIALIZED\s+VIEW|TYPE|SCHEMA|FUNCTION|SEQUENCE)\b/i,
+    reason: 'drops an object',
+  },
   { pattern: /^TRUNCATE\b/i, reason: 'deletes every row of a table' },
   { pattern: /^DELETE\s+FROM\b/i, reason: 'deletes rows' },
-  { pattern: /^ALTER\s+TABLE\b[\s\S]*\bDROP\s+(COLUMN\b|(?!CONSTRAINT|DEFAULT|NOT\s+NULL|INDEX)\w)/i, reason: 'drops a column' },
-  { pattern: /^ALTER\s+TABLE\b[\s\S]*\bRENAME\b/i, reason: 'renames a table or column the previous version uses' },
-  { pattern: /^ALTER\s+TABLE\b[\s\S]*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b/i, reason: 'changes a column type' },
-  { pattern: /^ALTER\s+TABLE\b[\s\S]*\bALTER\s+(COLUMN\s+)?\S+\s+SET\s+NOT\s+NULL\b/i, reason: 'makes a column NOT NULL (the previous version may insert without it)' },
   {
-    pattern: /^ALTER\s+TABLE\b[\s\S]*\bADD\s+(COLUMN\s+)?(?!CONSTRAINT\b)\S+\s+[^,;]*\bNOT\s+NULL\b(?![^,;]*\bDEFAULT\b)/i,
+    pattern: /^ALTER\s+TABLE\b[\s\S]*\bDROP\s+(COLUMN\b|(?!CONSTRAINT|DEFAULT|NOT\s+NULL|INDEX)\w)/i,
+    reason: 'drops a column',
+  },
+  {
+    pattern: /^ALTER\s+TABLE\b[\s\S]*\bRENAME\b/i,
+    reason: 'renames a table or column the previous version uses',
+  },
+  {
+    pattern: /^ALTER\s+TABLE\b[\s\S]*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b/i,
+    reason: 'changes a column type',
+  },
+  {
+    pattern: /^ALTER\s+TABLE\b[\s\S]*\bALTER\s+(COLUMN\s+)?\S+\s+SET\s+NOT\s+NULL\b/i,
+    reason: 'makes a column NOT NULL (the previous version may insert without it)',
+  },
+  {
+    pattern:
+      /^ALTER\s+TABLE\b[\s\S]*\bADD\s+(COLUMN\s+)?(?!CONSTRAINT\b)\S+\s+[^,;]*\bNOT\s+NULL\b(?![^,;]*\bDEFAULT\b)/i,
     reason: 'adds a NOT NULL column without a default (the previous version inserts without it)',
   },
   { pattern: /^ALTER\s+TABLE\b[\s\S]*\bRENAME\s+TO\b/i, reason: 'renames a table' },
@@ -78,7 +94,11 @@ export function classifyMigration(name: string, sql: string): MigrationCompat {
   const findings: CompatFinding[] = [];
   for (const statement of sqlStatements(sql)) {
     const rule = DESTRUCTIVE.find((r) => r.pattern.test(statement));
-    if (rule) findings.push({ statement: statement.length > 160 ? `${statement.slice(0, 157)}…` : statement, reason: rule.reason });
+    if (rule)
+      findings.push({
+        statement: statement.length > 160 ? `${statement.slice(0, 157)}…` : statement,
+        reason: rule.reason,
+      });
   }
   return { name, class: findings.length > 0 ? 'contract' : 'expand', findings };
 }

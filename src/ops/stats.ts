@@ -6,7 +6,8 @@
 const logFactorialCache: number[] = [0];
 
 function logFactorial(n: number): number {
-  for (let i = logFactorialCache.length; i <= n; i++) logFactorialCache[i] = logFactorialCache[i - 1]! + Math.log(i);
+  for (let i = logFactorialCache.length; i <= n; i++)
+    logFactorialCache[i] = logFactorialCache[i - 1]! + Math.log(i);
   return logFactorialCache[n]!;
 }
 
@@ -23,7 +24,12 @@ export type FisherResult = { p: number; oddsRatio: number };
  * with the alternative "a's error rate is greater than b's": p = P(X ≥ aErrors) under the
  * hypergeometric distribution with the table's margins fixed.
  */
-export function fisherExactGreater(aErrors: number, aTotal: number, bErrors: number, bTotal: number): FisherResult {
+export function fisherExactGreater(
+  aErrors: number,
+  aTotal: number,
+  bErrors: number,
+  bTotal: number,
+): FisherResult {
   for (const [v, name] of [
     [aErrors, 'aErrors'],
     [aTotal, 'aTotal'],
@@ -43,7 +49,8 @@ export function fisherExactGreater(aErrors: number, aTotal: number, bErrors: num
   }
   const aOk = aTotal - aErrors;
   const bOk = bTotal - bErrors;
-  const oddsRatio = aOk * bErrors === 0 ? (aErrors * bOk === 0 ? Number.NaN : Infinity) : (aErrors * bOk) / (aOk * bErrors);
+  const oddsRatio =
+    aOk * bErrors === 0 ? (aErrors * bOk === 0 ? Number.NaN : Infinity) : (aErrors * bOk) / (aOk * bErrors);
   return { p: Math.min(1, p), oddsRatio };
 }
 
@@ -67,7 +74,11 @@ function erfc(x: number): number {
               (0.37409196 +
                 t *
                   (0.09678418 +
-                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }

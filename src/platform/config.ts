@@ -33,7 +33,9 @@ const Env = Type.Object({
   APP_VERSION: Type.Optional(Type.String({ minLength: 1 })),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10_000, minimum: 0, maximum: 300_000 }),
   /** testing aid: `error=0.3,delayMs=200` makes this instance fail/slow requests (not readiness or /metrics) */
-  FAULT_INJECTION: Type.Optional(Type.String({ pattern: '^((error=(0(\\.\\d+)?|1(\\.0+)?)|delayMs=\\d+)(,|$))+$' })),
+  FAULT_INJECTION: Type.Optional(
+    Type.String({ pattern: '^((error=(0(\\.\\d+)?|1(\\.0+)?)|delayMs=\\d+)(,|$))+$' }),
+  ),
   /** the built-in traffic router's control API (deploy/rollback talk to it) */
   ROUTER_CONTROL_URL: Type.String({ default: 'http://127.0.0.1:8079', pattern: '^https?://' }),
   /** when set, deploys use the nginx router whose prefix directory this is, instead of the built-in one */

@@ -11,6 +11,7 @@ export function faultInjection(faults: NonNullable<Config['faultInjection']>): o
   return async (request) => {
     if (EXEMPT.has(request.url.split('?')[0]!)) return;
     if (faults.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.delayMs));
-    if (Math.random() < faults.errorRate) throw new AppError('FAULT_INJECTED', 'fault injected (FAULT_INJECTION)');
+    if (Math.random() < faults.errorRate)
+      throw new AppError('FAULT_INJECTED', 'fault injected (FAULT_INJECTION)');
   };
 }

@@ -1,5 +1,5 @@
-import { CANARY, CANARY_ANALYSIS } from '../thresholds.ts';
 import { fisherExactGreater, mannWhitneyGreater, median, quantile, slope } from '../stats.ts';
+import { CANARY, CANARY_ANALYSIS } from '../thresholds.ts';
 import type { Sample } from './router.ts';
 
 // The canary verdict: the runbook's limits from the thresholds table, plus tests that hold on
@@ -58,7 +58,9 @@ export function analyse(stable: VersionData, canary: VersionData, windowSeconds:
     canary: c.length,
     limit: `≥ ${CANARY.minRequests} each`,
     status: enough ? 'pass' : 'inconclusive',
-    detail: enough ? 'enough data' : `too little traffic for a verdict (canary ${c.length}, stable ${s.length})`,
+    detail: enough
+      ? 'enough data'
+      : `too little traffic for a verdict (canary ${c.length}, stable ${s.length})`,
   });
   metrics.push({
     key: 'error_rate',
@@ -96,7 +98,13 @@ export function analyse(stable: VersionData, canary: VersionData, windowSeconds:
     stable: round(sP99, 1),
     canary: round(cP99, 1),
     limit: `pass ≤ ${CANARY.passP99Ms} ms, fail > ${CANARY.failP99Ms} ms`,
-    status: !enough ? 'inconclusive' : cP99 > CANARY.failP99Ms ? 'fail' : cP99 <= CANARY.passP99Ms ? 'pass' : 'warn',
+    status: !enough
+      ? 'inconclusive'
+      : cP99 > CANARY.failP99Ms
+        ? 'fail'
+        : cP99 <= CANARY.passP99Ms
+          ? 'pass'
+          : 'warn',
     detail: `medians: canary ${round(median(cLat), 1)} ms, stable ${round(median(sLat), 1)} ms`,
   });
   const mw = mannWhitneyGreater(cLat, sLat);
@@ -107,14 +115,19 @@ export function analyse(stable: VersionData, canary: VersionData, windowSeconds:
     stable: round(median(sLat), 2),
     canary: round(median(cLat), 2),
     limit: `fail if p < ${round(alpha, 4)} and the median shift > ${CANARY_ANALYSIS.minLatencyShiftMs} ms`,
-    status: !enough ? 'inconclusive' : mw.p < alpha && shift > CANARY_ANALYSIS.minLatencyShiftMs ? 'fail' : 'pass',
+    status: !enough
+      ? 'inconclusive'
+      : mw.p < alpha && shift > CANARY_ANALYSIS.minLatencyShiftMs
+        ? 'fail'
+        : 'pass',
     detail: `U = ${mw.u}, z = ${round(mw.z, 3)}, one-sided p = ${Number.isFinite(mw.p) ? mw.p.toPrecision(4) : 'n/a'}, median shift ${round(shift, 2)} ms`,
   });
 
   const codes = (xs: Sample[]) => new Set(xs.filter((x) => x.code && x.status >= 500).map((x) => x.code));
   const stableCodes = codes(s);
   const newCodes = [...codes(c)].filter((code) => !stableCodes.has(code));
-  const clientCodes = (xs: Sample[]) => new Set(xs.filter((x) => x.code && x.status < 500).map((x) => x.code));
+  const clientCodes = (xs: Sample[]) =>
+    new Set(xs.filter((x) => x.code && x.status < 500).map((x) => x.code));
   const sClient = clientCodes(s);
   const newClient = [...clientCodes(c)].filter((code) => !sClient.has(code));
   metrics.push({
@@ -149,7 +162,9 @@ export function analyse(stable: VersionData, canary: VersionData, windowSeconds:
   });
 
   const reasons = metrics.filter((m) => m.status === 'fail').map((m) => `${m.label}: ${m.detail}`);
-  const inconclusive = metrics.filter((m) => m.status === 'inconclusive').map((m) => `${m.label}: ${m.detail}`);
+  const inconclusive = metrics
+    .filter((m) => m.status === 'inconclusive')
+    .map((m) => `${m.label}: ${m.detail}`);
   const decision = reasons.length > 0 ? 'fail' : inconclusive.length > 0 ? 'inconclusive' : 'pass';
   return {
     decision,

@@ -1,5 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +25,14 @@ export type Release = { version: string; dir: string; source: string; dependenci
 
 async function gitCommit(ref: string): Promise<string | undefined> {
   try {
-    const { stdout } = await run('git', ['-C', TOOLKIT_ROOT, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    const { stdout } = await run('git', [
+      '-C',
+      TOOLKIT_ROOT,
+      'rev-parse',
+      '--verify',
+      '--quiet',
+      `${ref}^{commit}`,
+    ]);
     return stdout.trim() || undefined;
   } catch {
     return undefined;
@@ -46,13 +62,25 @@ async function installDependencies(dir: string): Promise<string> {
 }
 
 /** Resolves `--from` (a directory or a git ref of this repository) into a release directory. */
-export async function prepareRelease(version: string, from: string | undefined, releasesDir: string): Promise<Release> {
-  if (!/^[\w.+-]{1,64}$/.test(version)) throw new DeployError(`--version must be 1–64 of [A-Za-z0-9_.+-], got ${version}`);
+export async function prepareRelease(
+  version: string,
+  from: string | undefined,
+  releasesDir: string,
+): Promise<Release> {
+  if (!/^[\w.+-]{1,64}$/.test(version))
+    throw new DeployError(`--version must be 1–64 of [A-Za-z0-9_.+-], got ${version}`);
   const own = path.join(releasesDir, version);
   if (from === undefined) {
     if (!existsSync(path.join(own, 'package.json')))
-      throw new DeployError(`unknown version ${version}: no release in ${own} (give --from <git ref or directory>)`);
-    return { version, dir: own, source: readMarker(own) ?? own, dependencies: await installDependencies(own) };
+      throw new DeployError(
+        `unknown version ${version}: no release in ${own} (give --from <git ref or directory>)`,
+      );
+    return {
+      version,
+      dir: own,
+      source: readMarker(own) ?? own,
+      dependencies: await installDependencies(own),
+    };
   }
   if (existsSync(from) && statSync(from).isDirectory()) {
     const dir = path.resolve(from);
@@ -62,14 +90,19 @@ export async function prepareRelease(version: string, from: string | undefined, 
   }
   const commit = await gitCommit(from);
   if (!commit) throw new DeployError(`--from ${from}: neither a directory nor a git ref of ${TOOLKIT_ROOT}`);
-  if (readMarker(own) === commit) return { version, dir: own, source: commit, dependencies: await installDependencies(own) };
+  if (readMarker(own) === commit)
+    return { version, dir: own, source: commit, dependencies: await installDependencies(own) };
   rmSync(own, { recursive: true, force: true });
   mkdirSync(own, { recursive: true });
   await new Promise<void>((resolve, reject) => {
-    const archive = spawn('git', ['-C', TOOLKIT_ROOT, 'archive', '--format=tar', commit], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const archive = spawn('git', ['-C', TOOLKIT_ROOT, 'archive', '--format=tar', commit], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const untar = spawn('tar', ['-x', '-C', own], { stdio: ['pipe', 'inherit', 'inherit'] });
     archive.stdout.pipe(untar.stdin);
-    untar.on('exit', (code) => (code === 0 ? resolve() : reject(new DeployError(`unpacking ${from} failed (tar ${code})`))));
+    untar.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new DeployError(`unpacking ${from} failed (tar ${code})`)),
+    );
   });
   const dependencies = await installDependencies(own);
   writeFileSync(path.join(own, '.release'), commit);
@@ -96,13 +129,25 @@ export async function assertPortFree(port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new DeployError(`port ${port} is in use${e.code === 'EADDRINUSE' ? '' : ` (${e.message})`}: choose another --port`)),
+      reject(
+        new DeployError(
+          `port ${port} is in use${e.code === 'EADDRINUSE' ? '' : ` (${e.message})`}: choose another --port`,
+        ),
+      ),
     );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }
 
-export type Instance = { version: string; dir: string; url: string; port: number; pid: number; log: string; startedAt: string };
+export type Instance = {
+  version: string;
+  dir: string;
+  url: string;
+  port: number;
+  pid: number;
+  log: string;
+  startedAt: string;
+};
 
 export async function isReady(url: string): Promise<boolean> {
   try {
@@ -147,9 +192,18 @@ export async function startInstance(options: {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + options.readyTimeoutMs;
   while (Date.now() < deadline) {
-    if (exited !== undefined) throw new DeployError(`${release.version} exited (code ${exited}) before it was ready:\n${tail(log)}`);
+    if (exited !== undefined)
+      throw new DeployError(`${release.version} exited (code ${exited}) before it was ready:\n${tail(log)}`);
     if (await isReady(url)) {
-      return { version: release.version, dir: release.dir, url, port, pid: child.pid!, log, startedAt: new Date().toISOString() };
+      return {
+        version: release.version,
+        dir: release.dir,
+        url,
+        port,
+        pid: child.pid!,
+        log,
+        startedAt: new Date().toISOString(),
+      };
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -161,7 +215,12 @@ export async function startInstance(options: {
 
 function tail(file: string, lines = 12): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  | ${l}`).join('\n');
+    return readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => `  | ${l}`)
+      .join('\n');
   } catch {
     return '  (no log)';
   }

@@ -11,14 +11,19 @@ export type RouterControl = {
   /** the address users reach */
   publicUrl(): Promise<string>;
   backends(): Promise<Backend[]>;
-  /** applies a policy without dropping requests; resolves once requests to removed weight are drained */
-  apply(backends: Backend[], drainTimeoutMs?: number): Promise<void>;
+  /**
+   * Applies a policy without dropping requests. With `drain` (the default) it resolves once the
+   * versions that lost all weight have no request in flight.
+   */
+  apply(backends: Backend[], options?: { drain?: boolean; timeoutMs?: number }): Promise<void>;
   cursor(): Promise<number>;
   samples(since: number): Promise<{ cursor: number; samples: Sample[] }>;
 };
 
 export function routerControl(config: Config): RouterControl {
-  return config.routerNginxDir ? nginxControl(config.routerNginxDir) : builtinControl(config.routerControlUrl);
+  return config.routerNginxDir
+    ? nginxControl(config.routerNginxDir)
+    : builtinControl(config.routerControlUrl);
 }
 
 function builtinControl(base: string): RouterControl {
@@ -46,9 +51,10 @@ function builtinControl(base: string): RouterControl {
     where: base,
     publicUrl: async () => (await call<State>('GET', '/state')).publicUrl ?? '',
     backends: async () => (await call<State>('GET', '/state')).backends,
-    async apply(backends, drainTimeoutMs = 30_000) {
+    async apply(backends, { drain = true, timeoutMs: drainTimeoutMs = 30_000 } = {}) {
       const before = await call<State>('GET', '/state');
       await call<State>('PUT', '/backends', { backends });
+      if (!drain) return;
       // versions whose weight dropped to 0 (or left the policy) get no new request; wait for theirs
       const drained = before.backends
         .filter((b) => (backends.find((n) => n.version === b.version)?.weight ?? 0) === 0)
@@ -57,7 +63,10 @@ function builtinControl(base: string): RouterControl {
       for (;;) {
         const now = await call<State>('GET', '/state');
         if (drained.every((v) => (now.inflight[v] ?? 0) === 0)) return;
-        if (Date.now() > deadline) throw new DeployError(`requests to ${drained.join(', ')} did not drain within ${drainTimeoutMs / 1000}s`);
+        if (Date.now() > deadline)
+          throw new DeployError(
+            `requests to ${drained.join(', ')} did not drain within ${drainTimeoutMs / 1000}s`,
+          );
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -84,9 +93,9 @@ function nginxControl(dir: string): RouterControl {
     where: dir,
     publicUrl: async () => `http://127.0.0.1:${state().port}`,
     backends: async () => state().backends,
-    async apply(backends, drainTimeoutMs) {
+    async apply(backends, { timeoutMs } = {}) {
       state();
-      await reloadNginx(dir, backends, drainTimeoutMs);
+      await reloadNginx(dir, backends, timeoutMs);
     },
     cursor: async () => accessLogOffset(dir),
     samples: async (since) => readAccessLog(dir, since),

@@ -51,7 +51,8 @@ export function policyProblems(backends: unknown): string[] {
       problems.push(`backends[${i}].weight must be 0–100`);
     else total += b.weight;
   }
-  if (problems.length === 0 && Math.abs(total - 100) > 1e-9) problems.push(`weights must sum to 100, not ${total}`);
+  if (problems.length === 0 && Math.abs(total - 100) > 1e-9)
+    problems.push(`weights must sum to 100, not ${total}`);
   return problems;
 }
 

@@ -132,7 +132,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     const version = backend.version;
     inflight.set(version, (inflight.get(version) ?? 0) + 1);
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     const peer = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
     headers['x-forwarded-proto'] ??= 'http';
@@ -147,7 +148,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
         bodyTimeout: 60_000,
       });
       const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      for (const [k, v] of Object.entries(upstream.headers))
+        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
       out['x-swipesavvy-version'] = version;
       if (setCookie) {
         const existing = out['set-cookie'];
@@ -159,7 +161,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       record(version, t0, upstream.statusCode, typeof code === 'string' ? code : '');
     } catch (error) {
       record(version, t0, 502, 'ROUTER_UPSTREAM_FAILED');
-      problem(res, 502, 'ROUTER_UPSTREAM_FAILED', `version ${version} did not answer: ${(error as Error).message}`);
+      problem(
+        res,
+        502,
+        'ROUTER_UPSTREAM_FAILED',
+        `version ${version} did not answer: ${(error as Error).message}`,
+      );
     } finally {
       inflight.set(version, (inflight.get(version) ?? 1) - 1);
     }
@@ -216,8 +223,13 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
           return json(res, 400, { code: 'INVALID_JSON', detail: 'body must be JSON { backends: [...] }' });
         }
         const problems = policyProblems(next);
-        if (problems.length > 0) return json(res, 400, { code: 'VALIDATION_FAILED', detail: problems.join('; ') });
-        backends = next.map((b) => ({ version: b.version, url: b.url.replace(/\/+$/, ''), weight: b.weight }));
+        if (problems.length > 0)
+          return json(res, 400, { code: 'VALIDATION_FAILED', detail: problems.join('; ') });
+        backends = next.map((b) => ({
+          version: b.version,
+          url: b.url.replace(/\/+$/, ''),
+          weight: b.weight,
+        }));
         for (const [url, pool] of pools) {
           if (!backends.some((b) => b.url === url)) {
             pools.delete(url);
