@@ -29,7 +29,7 @@ Releases and traffic
   router [--port P] [--control-port C] --backend VERSION=URL [--nginx DIR]
                              run the traffic router (built-in, or nginx with a generated config in DIR)
   deploy --version V [--from REF|DIR] [--mode canary] [--traffic 5] [--window 30s] [--port P]
-         [--ready-timeout 60s] [--release-env K=V]... [--no-rollback] [--json]
+         [--ready-timeout 60s] [--release-env K=V]... [--no-rollback] [--budget-scale X] [--json]
                              start release V, route --traffic % to it, judge it over --window;
                              a failed or inconclusive verdict rolls back by itself
   deploy --mode full         promote the canary to 100 % (the previous version stays warm)
@@ -62,6 +62,12 @@ export function seconds(value: string | undefined, name: string, fallback: numbe
   if (!m) throw new UsageError(`${name} must be a duration like 30s, 2m or 500ms, got ${value}`);
   const n = Number(m[1]);
   return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
+}
+
+function scaleOf(value: string | undefined): number {
+  const scale = value === undefined ? 1 : Number(value);
+  if (!(scale > 0)) throw new UsageError('--budget-scale must be a positive number');
+  return scale;
 }
 
 function portOf(value: string | undefined, name: string): number | undefined {
@@ -159,6 +165,7 @@ const deploy: Command = async (args, config) => {
     'ready-timeout': { type: 'string' },
     'release-env': { type: 'string', multiple: true },
     'no-rollback': { type: 'boolean' },
+    'budget-scale': { type: 'string' },
     json: { type: 'boolean' },
     emit: { type: 'string' },
     image: { type: 'string' },
@@ -212,6 +219,7 @@ const deploy: Command = async (args, config) => {
       readyTimeoutMs: seconds(flags['ready-timeout'], '--ready-timeout', 60) * 1000,
       releaseEnv: keyValues(flags['release-env'], '--release-env'),
       autoRollback: !flags['no-rollback'],
+      latencyScale: scaleOf(flags['budget-scale']),
     });
     if (r.verdict) for (const line of formatVerdict(r.verdict)) say(line);
     if (r.rolledBack) say(color.red(`Rolled back to ${r.rolledBack.to} in ${r.rolledBack.rollbackMs} ms.`));
@@ -288,8 +296,7 @@ const goliveCommand: Command = async (args, config) => {
       throw new UsageError(`--approve: unknown role ${role} (roles: ${known.join(', ')})`);
     return { role, name, at };
   });
-  const scale = flags['budget-scale'] === undefined ? 1 : Number(flags['budget-scale']);
-  if (!(scale > 0)) throw new UsageError('--budget-scale must be a positive number');
+  const scale = scaleOf(flags['budget-scale']);
   const tty = process.stdin.isTTY && process.stderr.isTTY;
   return withDeploy(config, async (ctx) => {
     const ask = tty

@@ -90,6 +90,8 @@ export type CanaryOptions = {
   releaseEnv: Record<string, string>;
   /** roll back by itself when the verdict is not a pass */
   autoRollback: boolean;
+  /** multiplies the latency limits (a slow staging machine) */
+  latencyScale?: number;
 };
 
 export type CanaryResult = {
@@ -188,7 +190,7 @@ export async function deployCanary(ctx: DeployContext, options: CanaryOptions): 
   let verdict: Verdict | undefined;
   let rolledBack: RollbackResult | undefined;
   if (options.windowSeconds > 0) {
-    verdict = await canaryWindow(ctx, router, next, options.windowSeconds);
+    verdict = await canaryWindow(ctx, router, next, options.windowSeconds, options.latencyScale);
     if (verdict.decision !== 'pass' && options.autoRollback) {
       log(`verdict ${verdict.decision}: rolling back automatically`);
       rolledBack = await rollback(ctx, { reason: `canary analysis: ${verdict.decision}` });
@@ -247,6 +249,7 @@ export async function canaryWindow(
   router: RouterControl,
   state: DeployState,
   windowSeconds: number,
+  latencyScale = 1,
 ): Promise<Verdict> {
   const { stable, canary } = state;
   if (!stable || !canary) throw new DeployError('no canary is under way');
@@ -288,6 +291,7 @@ export async function canaryWindow(
       rss: rss.canary,
     },
     windowSeconds,
+    latencyScale,
   );
 }
 

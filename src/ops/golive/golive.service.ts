@@ -60,6 +60,7 @@ export type GoliveOptions = Omit<CanaryOptions, 'windowSeconds' | 'autoRollback'
   signoffs: SignOff[];
   /** asks for a missing sign-off (interactive terminal); undefined = a missing one is a no-go */
   ask?: (role: string) => Promise<string | undefined>;
+  /** multiplies every time budget: smoke tests, canary and watch latency limits (a slow staging machine) */
   smokeBudgetScale: number;
   /** a 19/20 smoke result ("review") proceeds instead of rolling back */
   acceptSmokeReview: boolean;
@@ -235,7 +236,13 @@ export async function golive(ctx: DeployContext, options: GoliveOptions): Promis
       };
     });
     await gate('analysis', async () => {
-      const verdict = await canaryWindow(ctx, router, loadState(config), options.canaryWindowSeconds);
+      const verdict = await canaryWindow(
+        ctx,
+        router,
+        loadState(config),
+        options.canaryWindowSeconds,
+        options.smokeBudgetScale,
+      );
       report.verdict = verdict;
       if (verdict.decision !== 'pass')
         throw new GateFailed(`canary verdict ${verdict.decision}: ${verdict.reasons.join('; ')}`);
@@ -270,7 +277,13 @@ export async function golive(ctx: DeployContext, options: GoliveOptions): Promis
       };
     });
     await gate('stabilisation', async () => {
-      report.watch = await stabilisationWatch(ctx, router, options.version, options.watchSeconds);
+      report.watch = await stabilisationWatch(
+        ctx,
+        router,
+        options.version,
+        options.watchSeconds,
+        options.smokeBudgetScale,
+      );
       return {
         detail: `${options.watchSeconds}s watch: ${report.watch.requests} requests, error rate ${(report.watch.errorRate * 100).toFixed(2)} %, p99 ${report.watch.p99Ms.toFixed(1)} ms`,
         data: report.watch,
@@ -349,6 +362,7 @@ async function stabilisationWatch(
   router: ReturnType<typeof routerControl>,
   version: string,
   seconds: number,
+  latencyScale: number,
 ) {
   const state = loadState(ctx.config);
   let cursor = await router.cursor();
@@ -374,9 +388,8 @@ async function stabilisationWatch(
         0.99,
       )
     : 0;
-  if (samples.length >= 20 && p99 > ROLLBACK_TRIGGERS.responseTimeMs.above)
-    throw new GateFailed(
-      `p99 ${p99.toFixed(0)} ms > ${ROLLBACK_TRIGGERS.responseTimeMs.above} ms (rollback trigger)`,
-    );
+  const p99Limit = ROLLBACK_TRIGGERS.responseTimeMs.above * latencyScale;
+  if (samples.length >= 20 && p99 > p99Limit)
+    throw new GateFailed(`p99 ${p99.toFixed(0)} ms > ${p99Limit} ms (rollback trigger)`);
   return { requests: samples.length, errorRate: samples.length ? errors / samples.length : 0, p99Ms: p99 };
 }
