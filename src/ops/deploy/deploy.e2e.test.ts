@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import pg from 'pg';
 import {
   answers,
@@ -10,7 +10,6 @@ import {
   freePort,
   type RouterState,
   runCli,
-  type Sink,
   signoffs,
   startProcess,
   webhookSink,
@@ -21,35 +20,26 @@ import { steadyLoad } from '../../../test/load.ts';
 // End to end with real processes: a stable v1 instance, the built-in router, releases from this
 // repository's HEAD, the CLI as child processes, a steady load through the router.
 
-let env: Record<string, string>;
-let dataDir: string;
-let stableUrl: string;
-let routerUrl: string;
-let controlUrl: string;
-let sink: Sink;
-let db: pg.Pool;
+const databaseUrl = await testDatabase();
+const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+after(() => db.end());
+const deployment = await deployEnvironment(databaseUrl);
+const { dataDir, stableUrl } = deployment;
+const sink = await webhookSink();
+after(() => sink.close());
+const [port, controlPort] = [await freePort(), await freePort()];
+const routerUrl = `http://127.0.0.1:${port}`;
+const controlUrl = `http://127.0.0.1:${controlPort}`;
+const env = { ...deployment.env, ROUTER_CONTROL_URL: controlUrl, ANNOUNCE_WEBHOOK_URLS: sink.url };
+await startProcess(
+  ['router', '--port', String(port), '--control-port', String(controlPort), '--backend', `v1=${stableUrl}`],
+  env,
+  () => answers(`${routerUrl}/api/health`),
+);
 
 const state = async (): Promise<RouterState> =>
   (await fetch(`${controlUrl}/state`)).json() as Promise<RouterState>;
 const weights = async () => Object.fromEntries((await state()).backends.map((b) => [b.version, b.weight]));
-
-before(async () => {
-  const databaseUrl = await testDatabase();
-  db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  after(() => db.end());
-  ({ env, dataDir, stableUrl } = await deployEnvironment(databaseUrl));
-  sink = await webhookSink();
-  after(() => sink.close());
-  const [port, controlPort] = [await freePort(), await freePort()];
-  routerUrl = `http://127.0.0.1:${port}`;
-  controlUrl = `http://127.0.0.1:${controlPort}`;
-  env = { ...env, ROUTER_CONTROL_URL: controlUrl, ANNOUNCE_WEBHOOK_URLS: sink.url };
-  await startProcess(
-    ['router', '--port', String(port), '--control-port', String(controlPort), '--backend', `v1=${stableUrl}`],
-    env,
-    () => answers(`${routerUrl}/api/health`),
-  );
-});
 
 test('bad input is refused with a clear error and the stable version untouched', {
   timeout: 180_000,
