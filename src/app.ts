@@ -4,6 +4,8 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import scalar from '@scalar/fastify-api-reference';
+import AjvModule from 'ajv';
+import formatsModule from 'ajv-formats';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -28,6 +30,7 @@ import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
 import type { Mailer } from './platform/mail.ts';
 import type { Metrics } from './platform/metrics.ts';
 import type { Queue } from './platform/queue.ts';
+import type { Runtime } from './platform/runtime.ts';
 
 export type AppDeps = {
   config: Config;
@@ -40,6 +43,20 @@ export type AppDeps = {
   mailbox: boolean;
   logger?: FastifyBaseLogger;
 };
+
+/** The app's dependencies from a started runtime (server, tests and tools build the app alike). */
+export function appDeps(runtime: Runtime, logger?: FastifyBaseLogger): AppDeps {
+  return {
+    config: runtime.config,
+    db: runtime.db,
+    queue: runtime.queue,
+    mailer: runtime.mailer,
+    jwtSecret: runtime.jwtSecret,
+    mailbox: runtime.mailbox !== undefined,
+    metrics: runtime.metrics,
+    logger,
+  };
+}
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -58,8 +75,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Query strings and path params are text, so they are coerced to the schema's types; a JSON
+  // body is not: a number where a string belongs is the client's mistake, answered with a 400.
+  const Ajv = AjvModule.default;
+  const addFormats = formatsModule.default;
+  const coercing = addFormats(
+    new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: true, strict: false }),
+  );
+  const exact = addFormats(
+    new Ajv({ coerceTypes: false, useDefaults: true, allErrors: true, strict: false }),
+  );
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? exact : coercing).compile(schema),
+  );
+  // JSON only: anything else is 415, not a string handed to the schema
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

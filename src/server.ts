@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { type App, buildApp } from './app.ts';
+import { type App, appDeps, buildApp } from './app.ts';
 import { startNotificationWorkers } from './modules/notifications/notifications.jobs.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import type { Config } from './platform/config.ts';
@@ -12,22 +12,11 @@ export type RunningServer = { url: string; close(): Promise<void> };
 export async function startServer(config: Config): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'swipesavvy', version: config.version } });
   const started = performance.now();
-  const runtime = await startRuntime(config, {
-    log: (line) => (line.startsWith('postgres: ') ? logger.debug(line) : logger.info(line)),
-  });
+  const runtime = await startRuntime(config, { log: (line) => logger.info(line) });
   let app: App | undefined;
   const workerNotifier = createNotifier(runtime);
   try {
-    app = await buildApp({
-      config,
-      db: runtime.db,
-      queue: runtime.queue,
-      mailer: runtime.mailer,
-      jwtSecret: runtime.jwtSecret,
-      mailbox: runtime.mailbox !== undefined,
-      metrics: runtime.metrics,
-      logger,
-    });
+    app = await buildApp(appDeps(runtime, logger));
     runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
     if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, workerNotifier);
     await app.listen({ host: config.host, port: config.port });

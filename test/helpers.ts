@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type App, buildApp } from '../src/app.ts';
+import { type App, appDeps, buildApp } from '../src/app.ts';
 import { startNotificationWorkers } from '../src/modules/notifications/notifications.jobs.ts';
 import { createNotifier } from '../src/modules/notifications/notifications.service.ts';
 import { type Config, loadConfig } from '../src/platform/config.ts';
@@ -14,10 +16,13 @@ function required(name: string): string {
   return value;
 }
 
-/** A database of this test file's own, copied from the migrated template; dropped when the file ends. */
-export async function testDatabase(): Promise<string> {
+/**
+ * A database of this test file's own, copied from the migrated template (or empty, with
+ * `{ empty: true }`); dropped when the file ends.
+ */
+export async function testDatabase(options: { empty?: boolean } = {}): Promise<string> {
   const adminUrl = required('SWIPESAVVY_TEST_ADMIN_URL');
-  const template = required('SWIPESAVVY_TEST_TEMPLATE');
+  const template = options.empty ? 'template0' : required('SWIPESAVVY_TEST_TEMPLATE');
   const name = `swipesavvy_t_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -56,15 +61,7 @@ export type TestApp = { app: App; runtime: Runtime; config: Config; db: Runtime[
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const config = testConfig(await testDatabase(), overrides);
   const runtime = await startRuntime(config, { migrate: false });
-  const app = await buildApp({
-    config,
-    db: runtime.db,
-    queue: runtime.queue,
-    mailer: runtime.mailer,
-    jwtSecret: runtime.jwtSecret,
-    mailbox: runtime.mailbox !== undefined,
-    metrics: runtime.metrics,
-  });
+  const app = await buildApp(appDeps(runtime));
   const notifier = createNotifier(runtime);
   if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, notifier);
   after(async () => {
@@ -92,19 +89,63 @@ export async function signup(app: App, fields: Record<string, unknown> = {}): Pr
   return { token: login.json().token, userId: user.id, merchantId: user.merchantId, email, password };
 }
 
+/** Runs the CLI as a child process, as a user would. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+/** A staff user of `owner`'s merchant with the given role, logged in. */
+export async function staff(
+  app: App,
+  owner: Session,
+  role: 'owner' | 'admin' | 'analyst' | 'viewer',
+): Promise<Session> {
+  const email = `${role}-${randomBytes(4).toString('hex')}@example.test`;
+  const password = 'staff password';
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/users',
+    headers: auth(owner),
+    payload: { email, password, name: role, role },
+  });
+  if (res.statusCode !== 201) throw new Error(`adding a ${role} failed: ${res.statusCode} ${res.body}`);
+  const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { email, password } });
+  return { token: login.json().token, userId: res.json().id, merchantId: owner.merchantId, email, password };
+}
+
 export function auth(session: { token: string }) {
   return { authorization: `Bearer ${session.token}` };
 }
 
 /** Polls `check` until it returns a truthy value or the time is up. */
 export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
+  check: () => Promise<T>,
   timeoutMs = 10_000,
-): Promise<T> {
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<Exclude<T, false>>;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config.ts';
 import { createPool, type Db } from '../platform/db.ts';
+import { resolveDatabase } from '../platform/embedded-db.ts';
 import { migrate, pendingMigrations } from '../platform/migrate.ts';
-import { resolveDatabase } from '../platform/runtime.ts';
 
 /** A mistake in how the command was called: printed without a stack, exit code 2. */
 export class UsageError extends Error {}

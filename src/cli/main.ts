@@ -1,14 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DemoExistsError, seedDemo } from '../modules/demo/demo.service.ts';
 import { databaseStats, deleteMerchant, runIntegrityCheck } from '../modules/integrity/integrity.service.ts';
 import { DeployError } from '../ops/deploy/release.ts';
 import { runSmoke, type SmokeResult } from '../ops/smoke.ts';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../platform/config.ts';
 import { createPool, type Db, redactUrl } from '../platform/db.ts';
+import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
-import { resolveDatabase } from '../platform/runtime.ts';
-import { startServer } from '../server.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
 import { DEPLOY_HELP, deployCommands } from './deploy-commands.ts';
 
@@ -56,6 +54,7 @@ function positiveInt(value: string | undefined, name: string, fallback: number):
 
 const start: Command = async (args, config) => {
   parse(args, {});
+  const { startServer } = await import('../server.ts');
   const server = await startServer(config);
   say(
     `${color.green('●')} SwipeSavvy ${config.version} at ${color.bold(server.url)}  ${color.dim(`(API docs ${server.url}/docs · Ctrl-C stops)`)}`,
@@ -153,6 +152,7 @@ const seedDemoCommand: Command = async (args, config) => {
   return withDatabase(
     config,
     async (db) => {
+      const { DemoExistsError, seedDemo } = await import('../modules/demo/demo.service.ts');
       const bars = new Map<string, (done: number) => void>();
       try {
         const result = await seedDemo(db, {

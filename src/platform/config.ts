@@ -20,10 +20,9 @@ const Env = Type.Object({
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   MAILBOX_PORT: Type.Integer({ default: 2525, minimum: 0, maximum: 65535 }),
   MAIL_FROM: Type.String({ default: 'SwipeSavvy <no-reply@swipesavvy.local>', minLength: 3 }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' },
-  ),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+    default: 'info',
+  }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1_048_576, minimum: 1024, maximum: 104_857_600 }),
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 20, minimum: 1, maximum: 100_000 }),
   LOGIN_FAILURES_BEFORE_LOCK: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
@@ -97,11 +96,14 @@ export function loadConfig(
     if (value !== undefined && value !== '') raw[key] = value;
   }
   const withDefaults = Value.Default(Env, Value.Convert(Env, raw));
-  const problems = [...Value.Errors(Env, withDefaults)].map((e) => {
+  // one line per invalid variable, quoting what was given
+  const problems = new Map<string, string>();
+  for (const e of Value.Errors(Env, withDefaults)) {
     const key = e.instancePath.replace(/^\//, '') || 'environment';
-    return `${key}=${JSON.stringify(raw[key] ?? '')}: ${e.message}`;
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
+    const given = overrides[key as keyof Env] ?? source[key] ?? '';
+    if (!problems.has(key)) problems.set(key, `${key}=${JSON.stringify(given)}: ${e.message}`);
+  }
+  if (problems.size > 0) throw new ConfigError([...problems.values()]);
   const env = withDefaults as Env;
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET: required (at least 32 characters) when NODE_ENV=production']);

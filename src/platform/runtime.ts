@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { createPool, type Db } from './db.ts';
-import { type EmbeddedDatabase, useEmbeddedDatabase } from './embedded-db.ts';
+import { type EmbeddedDatabase, resolveDatabase } from './embedded-db.ts';
 import { createMailer, type LocalMailbox, type Mailer, startLocalMailbox } from './mail.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { migrate } from './migrate.ts';
@@ -41,25 +41,16 @@ function localJwtSecret(dataDir: string): string {
   return jwtSecret;
 }
 
-/** Resolves the database URL: DATABASE_URL, or the embedded server (attached or started). */
-export async function resolveDatabase(
-  config: Config,
-  log: (line: string) => void = () => {},
-): Promise<{ url: string; embedded: EmbeddedDatabase | undefined }> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: undefined };
-  const embedded = await useEmbeddedDatabase({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
-  return { url: embedded.url, embedded };
-}
-
 /** Starts what the server and the CLI share: database, migrations, job queue, mail. */
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const log = options.log ?? (() => {});
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
-    for (const fn of closers.reverse()) await fn().catch((e) => log(`shutdown: ${(e as Error).message}`));
+    for (const fn of [...closers].reverse())
+      await fn().catch((e) => log(`shutdown: ${(e as Error).message}`));
   };
   try {
-    const { url, embedded } = await resolveDatabase(config, (l) => log(`postgres: ${l}`));
+    const { url, embedded } = await resolveDatabase(config, log);
     if (embedded) closers.push(() => embedded.stop());
     const db = createPool(url, options.poolMax ?? config.dbPoolMax);
     closers.push(() => db.end());

@@ -25,7 +25,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/events',
     {
-      preHandler: ingest,
+      preValidation: ingest,
       bodyLimit: batchLimit,
       schema: {
         tags,
@@ -43,7 +43,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/transactions',
     {
-      preHandler: ingest,
+      preValidation: ingest,
       bodyLimit: batchLimit,
       schema: {
         tags,

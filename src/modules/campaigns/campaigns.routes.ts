@@ -23,7 +23,7 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/campaigns',
     {
-      preHandler: write,
+      preValidation: write,
       schema: { tags, security, body: CreateCampaignBody, response: { 201: Campaign, ...problemResponses } },
     },
     async (request, reply) => reply.status(201).send(await campaigns.create(request.principal, request.body)),
@@ -62,7 +62,7 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.put(
     '/api/campaigns/:id',
     {
-      preHandler: write,
+      preValidation: write,
       schema: {
         tags,
         security,

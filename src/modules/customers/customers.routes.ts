@@ -21,7 +21,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/customers',
     {
-      preHandler: requireRole(Can.manageAudience),
+      preValidation: requireRole(Can.manageAudience),
       schema: { tags, security, body: CustomerInput, response: { 201: Customer, ...problemResponses } },
     },
     async (request, reply) =>
@@ -31,7 +31,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/customers/import',
     {
-      preHandler: requireRole(Can.manageAudience),
+      preValidation: requireRole(Can.manageAudience),
       bodyLimit: 20 * 1024 * 1024,
       schema: { tags, security, body: ImportBody, response: { 200: ImportResult, ...problemResponses } },
     },
@@ -60,7 +60,7 @@ export const customersRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     '/api/customers/:id/unsubscribe',
     {
-      preHandler: requireRole(Can.manageAudience),
+      preValidation: requireRole(Can.manageAudience),
       schema: { tags, security, params: IdParams, response: { 200: Customer, ...problemResponses } },
     },
     async (request) => service.unsubscribeCustomer(db, request.principal.merchantId, request.params.id),

@@ -57,7 +57,7 @@ export const merchantsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.put(
     '/api/merchants/me',
     {
-      preHandler: requireRole(Can.manageUsers),
+      preValidation: requireRole(Can.manageUsers),
       schema: {
         tags,
         security,

@@ -23,7 +23,7 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<{ notifier: Notifier
   app.post(
     '/api/notifications/send-test',
     {
-      preHandler: send,
+      preValidation: send,
       schema: {
         tags,
         security,
@@ -62,7 +62,7 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<{ notifier: Notifier
   app.post(
     '/api/notifications/campaign',
     {
-      preHandler: send,
+      preValidation: send,
       schema: {
         tags,
         security,
@@ -86,7 +86,7 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<{ notifier: Notifier
   app.post(
     '/api/notifications/campaign/:id/send',
     {
-      preHandler: send,
+      preValidation: send,
       schema: { tags, security, params: IdParams, response: { 202: Send, ...problemResponses } },
     },
     async (request, reply) =>

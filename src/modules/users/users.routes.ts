@@ -74,7 +74,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; notifier: N
     authed.post(
       '/api/users',
       {
-        preHandler: requireRole(Can.manageUsers),
+        preValidation: requireRole(Can.manageUsers),
         schema: {
           tags,
           security,

@@ -1,0 +1,160 @@
+// npm run bench:api — the API's throughput and latency on the embedded database with demo data.
+// The server runs in its own process (as in production); autocannon drives it from this one.
+// Every route is compared with a baseline measured in the same run: GET /api/health/db, which
+// does `SELECT 1` through the same pool, so the ratios say what each route costs beyond a round trip.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    customers: { type: 'string', default: '5000' },
+  },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const CLI = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
+  });
+}
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-bench-'));
+chmodSync(dataDir, 0o755);
+const port = await freePort();
+const env = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  PORT: String(port),
+  EMBEDDED_PG_PORT: String(await freePort()),
+  MAILBOX_PORT: String(await freePort()),
+  LOG_LEVEL: 'warn',
+  DB_POOL_MAX: '20',
+};
+const base = `http://127.0.0.1:${port}`;
+let server: ChildProcess | undefined;
+
+try {
+  console.error(`▸ loading demo data (${values.customers} customers)`);
+  await run(['seed-demo', '--customers', values.customers], env);
+  console.error('▸ starting the server');
+  server = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/api/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 600) throw new Error('the server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const login = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'demo@swipesavvy.local', password: 'swipesavvy-demo' }),
+  }).then((r) => r.json() as Promise<{ token: string }>);
+  const headers = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' };
+  const list = await fetch(`${base}/api/campaigns?limit=10`, { headers }).then(
+    (r) => r.json() as Promise<{ items: { id: string }[] }>,
+  );
+  const campaignId = list.items[0]!.id;
+
+  const routes: { name: string; method: 'GET' | 'POST'; path: string; body?: string; read: boolean }[] = [
+    { name: 'baseline: SELECT 1 (GET /api/health/db)', method: 'GET', path: '/api/health/db', read: true },
+    { name: 'GET /api/health', method: 'GET', path: '/api/health', read: true },
+    { name: 'GET /api/campaigns/{id}', method: 'GET', path: `/api/campaigns/${campaignId}`, read: true },
+    { name: 'GET /api/campaigns?limit=10', method: 'GET', path: '/api/campaigns?limit=10', read: true },
+    { name: 'GET /api/analytics/portfolio', method: 'GET', path: '/api/analytics/portfolio', read: true },
+    {
+      name: 'POST /api/campaigns',
+      method: 'POST',
+      path: '/api/campaigns',
+      body: JSON.stringify({
+        name: 'Bench',
+        channel: 'email',
+        budget: 100,
+        variants: [{ name: 'A', weight: 1 }],
+      }),
+      read: false,
+    },
+  ];
+
+  const results: { name: string; rps: number; p50: number; p99: number; errors: number; read: boolean }[] =
+    [];
+  for (const route of routes) {
+    process.stderr.write(`▸ ${route.name} (${duration} s, ${connections} connections) … `);
+    // a short unmeasured run first: JIT, pool connections and PostgreSQL's caches warm up
+    await autocannon({
+      url: `${base}${route.path}`,
+      method: route.method,
+      headers,
+      body: route.body,
+      connections,
+      duration: 1,
+    });
+    const r = await autocannon({
+      url: `${base}${route.path}`,
+      method: route.method,
+      headers,
+      body: route.body,
+      connections,
+      duration,
+    });
+    const errors = r.errors + r.non2xx;
+    results.push({
+      name: route.name,
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      errors,
+      read: route.read,
+    });
+    process.stderr.write(`${Math.round(r.requests.average)} req/s\n`);
+  }
+
+  const baseline = results[0]!.rps;
+  console.log(`\nSwipeSavvy API benchmark — ${connections} connections, ${duration} s per route, demo data`);
+  console.log(
+    `${'route'.padEnd(44)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'× baseline'.padStart(12)}${'errors'.padStart(8)}`,
+  );
+  for (const r of results) {
+    console.log(
+      `${r.name.padEnd(44)}${Math.round(r.rps).toString().padStart(9)}${r.p50.toFixed(1).padStart(9)}${r.p99.toFixed(1).padStart(9)}${(r.rps / baseline).toFixed(2).padStart(12)}${String(r.errors).padStart(8)}`,
+    );
+  }
+  const reads = results.filter((r) => r.read);
+  const worstP99 = Math.max(...reads.map((r) => r.p99));
+  const single = results.find((r) => r.name === 'GET /api/campaigns/{id}')!;
+  console.log(
+    `\nTargets: reads p99 ≤ 20 ms (worst read p99 ${worstP99.toFixed(1)} ms ${worstP99 <= 20 ? '✓' : '✗'});`,
+  );
+  console.log(
+    `single-row read ≥ 0.6 × baseline (GET /api/campaigns/{id}: ${(single.rps / baseline).toFixed(2)} ${single.rps / baseline >= 0.6 ? '✓' : '✗'})`,
+  );
+} finally {
+  if (server && server.exitCode === null) {
+    server.kill('SIGINT');
+    await new Promise((r) => server!.once('exit', r));
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { auth, signup, staff, startTestApp } from '../../../test/helpers.ts';
+
+const HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('analytics from stored events and transactions', async () => {
+  const { app } = await startTestApp();
+  const owner = await signup(app);
+  const other = await signup(app);
+  const post = (url: string, payload: object, session = owner) =>
+    app.inject({ method: 'POST', url, headers: auth(session), payload });
+  const get = (url: string, session = owner) => app.inject({ method: 'GET', url, headers: auth(session) });
+
+  await post('/api/customers/import', {
+    customers: [
+      { externalId: 'a', attributes: { city: 'Lisbon', tier: 'gold' } },
+      { externalId: 'b', attributes: { city: 'Lisbon', tier: 'silver' } },
+      { externalId: 'c', attributes: { city: 'Porto', tier: 'gold' } },
+    ],
+  });
+  const customers = (await get('/api/customers?limit=10')).json().items as {
+    id: string;
+    externalId: string;
+  }[];
+  const id = (ext: string) => customers.find((c) => c.externalId === ext)!.id;
+  const campaign = (
+    await post('/api/campaigns', {
+      name: 'Cashback',
+      channel: 'email',
+      budget: 100,
+      unitCost: 0.5,
+      rewardRate: 0.1,
+      attributionWindowDays: 2,
+      variants: [
+        { name: 'A', weight: 1 },
+        { name: 'B', weight: 1 },
+      ],
+    })
+  ).json();
+  const now = Date.now();
+
+  it('stores valid events, ignores resends and refuses bad items with their reason', async () => {
+    const events = [
+      {
+        id: 'e1',
+        type: 'impression',
+        campaignId: campaign.id,
+        variant: 'A',
+        customerId: id('a'),
+        at: iso(now - 50 * HOUR),
+      },
+      {
+        id: 'e2',
+        type: 'click',
+        campaignId: campaign.id,
+        variant: 'A',
+        customerId: id('a'),
+        at: iso(now - 49 * HOUR),
+      },
+      {
+        id: 'e3',
+        type: 'impression',
+        campaignId: campaign.id,
+        variant: 'B',
+        customerId: id('b'),
+        at: iso(now - 10 * HOUR),
+      },
+      {
+        id: 'e4',
+        type: 'impression',
+        campaignId: campaign.id,
+        variant: 'B',
+        customerId: id('c'),
+        at: iso(now - 10 * HOUR),
+      },
+      {
+        id: 'e5',
+        type: 'click',
+        campaignId: campaign.id,
+        variant: 'B',
+        customerId: id('c'),
+        at: iso(now - 9 * HOUR),
+      },
+      {
+        id: 'e6',
+        type: 'conversion',
+        campaignId: campaign.id,
+        variant: 'B',
+        customerId: id('c'),
+        at: iso(now - 8 * HOUR),
+      },
+      {
+        id: 'e1',
+        type: 'impression',
+        campaignId: campaign.id,
+        variant: 'A',
+        customerId: id('a'),
+        at: iso(now - 50 * HOUR),
+      },
+      { id: 'bad1', type: 'purchase', campaignId: campaign.id, customerId: id('a'), at: iso(now) },
+      { id: 'bad2', type: 'click', campaignId: crypto.randomUUID(), customerId: id('a'), at: iso(now) },
+      { id: 'bad3', type: 'click', campaignId: campaign.id, variant: 'Z', customerId: id('a'), at: iso(now) },
+      { id: 'bad4', type: 'click', campaignId: campaign.id, customerId: id('a'), at: iso(now + 48 * HOUR) },
+      { id: 'bad5', type: 'click', campaignId: campaign.id, customerId: 'not-a-uuid', at: iso(now) },
+    ];
+    const res = await post('/api/events', { events });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().accepted, 6);
+    assert.equal(res.json().duplicates, 1);
+    assert.deepEqual(
+      res.json().refused.map((r: { index: number; code: string }) => [r.index, r.code]),
+      [
+        [7, 'VALIDATION_FAILED'],
+        [8, 'CAMPAIGN_NOT_FOUND'],
+        [9, 'VARIANT_NOT_FOUND'],
+        [10, 'TIME_IN_FUTURE'],
+        [11, 'VALIDATION_FAILED'],
+      ],
+    );
+    const again = await post('/api/events', { events: events.slice(0, 6) });
+    assert.equal(again.json().accepted, 0);
+    assert.equal(again.json().duplicates, 6);
+  });
+
+  it("refuses events for another merchant's campaign", async () => {
+    const res = await post(
+      '/api/events',
+      { events: [{ id: 'x', type: 'click', campaignId: campaign.id, customerId: id('a'), at: iso(now) }] },
+      other,
+    );
+    assert.equal(res.json().accepted, 0);
+    assert.equal(res.json().refused[0].code, 'CAMPAIGN_NOT_FOUND');
+  });
+
+  it('attributes a transaction to the last touch within the window only', async () => {
+    const res = await post('/api/transactions', {
+      transactions: [
+        // c was touched 8 h ago: inside the 2-day window
+        { id: 't1', customerId: id('c'), amount: 40, currency: 'EUR', at: iso(now - 7 * HOUR) },
+        // a was last touched 49 h ago: outside the window at now − 0 h
+        { id: 't2', customerId: id('a'), amount: 25.5, currency: 'EUR', at: iso(now - HOUR) },
+        // b was touched 10 h ago, but this sale came before the touch
+        { id: 't3', customerId: id('b'), amount: 12, currency: 'EUR', at: iso(now - 20 * HOUR) },
+        { id: 't4', customerId: id('b'), amount: -5, currency: 'EUR', at: iso(now) },
+        { id: 't5', customerId: id('b'), amount: 5, currency: 'euro', at: iso(now) },
+      ],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().accepted, 3);
+    assert.equal(res.json().attributed, 1);
+    assert.deepEqual(
+      res.json().refused.map((r: { index: number }) => r.index),
+      [3, 4],
+    );
+  });
+
+  it('computes campaign metrics from the stored rows', async () => {
+    const res = await get(`/api/analytics/campaign/${campaign.id}/metrics`);
+    assert.equal(res.statusCode, 200);
+    const m = res.json();
+    assert.equal(m.impressions, 3);
+    assert.equal(m.clicks, 2);
+    assert.equal(m.conversions, 1);
+    assert.equal(m.revenue, 40);
+    // no messages sent through the platform; the reward on attributed revenue is the spend
+    assert.equal(m.spend, 4);
+    assert.equal(m.ctr, 2 / 3);
+    assert.equal(m.conversionRate, 0.5);
+    assert.equal(m.roi, (40 - 4) / 4);
+    assert.equal(m.cpa, 4);
+  });
+
+  it('breaks metrics down by a segment attribute from the allowlist', async () => {
+    const res = await get(`/api/analytics/campaign/${campaign.id}/segments?by=city`);
+    const byCity = Object.fromEntries(
+      res
+        .json()
+        .segments.map((s: { segment: string; impressions: number; revenue: number }) => [
+          s.segment,
+          [s.impressions, s.revenue],
+        ]),
+    );
+    assert.deepEqual(byCity, { Lisbon: [2, 0], Porto: [1, 40] });
+    const bad = await get(`/api/analytics/campaign/${campaign.id}/segments?by=password_hash`);
+    assert.equal(bad.statusCode, 400);
+  });
+
+  it('sums the portfolio and ranks campaigns', async () => {
+    await post('/api/campaigns', { name: 'Quiet', channel: 'email', budget: 5 });
+    const res = await get('/api/analytics/portfolio?rank=revenue');
+    const p = res.json();
+    assert.equal(p.totals.campaigns, 2);
+    assert.equal(p.totals.revenue, 40);
+    assert.deepEqual(
+      p.campaigns.map((c: { name: string; rank: number }) => [c.rank, c.name]),
+      [
+        [1, 'Cashback'],
+        [2, 'Quiet'],
+      ],
+    );
+    const foreign = await get('/api/analytics/portfolio', other);
+    assert.equal(foreign.json().totals.campaigns, 0);
+  });
+
+  it('refuses oversized batches and lets viewers read but not ingest', async () => {
+    const events = Array.from({ length: 10_001 }, (_, i) => ({ id: `big${i}` }));
+    const big = await post('/api/events', { events });
+    assert.equal(big.statusCode, 413);
+    assert.equal(big.json().code, 'BATCH_TOO_LARGE');
+    const viewer = await staff(app, owner, 'viewer');
+    assert.equal((await get('/api/analytics/portfolio', viewer)).statusCode, 200);
+    const ingest = await post('/api/events', { events: [] }, viewer);
+    assert.equal(ingest.statusCode, 403);
+  });
+});
