@@ -8,7 +8,7 @@ import { createPool, type Db, redactUrl } from '../platform/db.ts';
 import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
-import { DEPLOY_HELP, deployCommands } from './deploy-commands.ts';
+import { DEPLOY_COMMANDS, DEPLOY_HELP } from './deploy-help.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
 
@@ -277,7 +277,12 @@ const commands: Record<string, Command> = {
   'seed-demo': seedDemoCommand,
   smoke,
   config: configCommand,
-  ...deployCommands,
+  ...Object.fromEntries(
+    DEPLOY_COMMANDS.map((name): [string, Command] => [
+      name,
+      async (args, config) => (await import('./deploy-commands.ts')).deployCommands[name]!(args, config),
+    ]),
+  ),
 };
 
 export async function main(argv: string[]): Promise<number> {
