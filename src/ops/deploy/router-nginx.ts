@@ -124,10 +124,14 @@ export function nginxPid(dir: string): number | undefined {
 export async function startNginx(dir: string, port: number, backends: Backend[]) {
   write(dir, port, backends);
   const conf = paths(dir).conf;
-  await run('nginx', ['-t', '-q', '-p', dir, '-c', conf]).catch((e: Error & { stderr?: string }) => {
-    throw new Error(`nginx rejected the generated configuration: ${e.stderr ?? e.message}`);
+  await run('nginx', ['-t', '-q', '-e', paths(dir).error, '-p', dir, '-c', conf]).catch(
+    (e: Error & { stderr?: string }) => {
+      throw new Error(`nginx rejected the generated configuration: ${e.stderr ?? e.message}`);
+    },
+  );
+  const child = spawn('nginx', ['-e', paths(dir).error, '-p', dir, '-c', conf], {
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const child = spawn('nginx', ['-p', dir, '-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}); see ${paths(dir).error}`);
@@ -162,7 +166,7 @@ export async function reloadNginx(dir: string, backends: Backend[], drainTimeout
   if (!master) throw new Error(`the nginx router in ${dir} is not running`);
   const before = workerPids(master);
   write(dir, port, backends);
-  await run('nginx', ['-p', dir, '-c', paths(dir).conf, '-s', 'reload']);
+  await run('nginx', ['-e', paths(dir).error, '-p', dir, '-c', paths(dir).conf, '-s', 'reload']);
   const deadline = Date.now() + drainTimeoutMs;
   while (Date.now() < deadline) {
     const now = workerPids(master);
