@@ -8,10 +8,12 @@ export type LoadStats = {
   failed: number;
   byVersion: Record<string, number>;
   failures: string[];
+  /** each answered request's latency, ms */
+  latencies: number[];
 };
 
 export function steadyLoad(baseUrl: string, options: { rate: number; path?: string; maxMs?: number }) {
-  const stats: LoadStats = { sent: 0, ok: 0, failed: 0, byVersion: {}, failures: [] };
+  const stats: LoadStats = { sent: 0, ok: 0, failed: 0, byVersion: {}, failures: [], latencies: [] };
   const agent = new Agent({ connections: 64, keepAliveTimeout: 4000 });
   const path = options.path ?? '/api/health';
   const inflight = new Set<Promise<void>>();
@@ -21,6 +23,7 @@ export function steadyLoad(baseUrl: string, options: { rate: number; path?: stri
   let running = true;
   const one = async () => {
     stats.sent++;
+    const t0 = performance.now();
     try {
       const res = await request(`${baseUrl}${path}`, {
         dispatcher: agent,
@@ -28,6 +31,7 @@ export function steadyLoad(baseUrl: string, options: { rate: number; path?: stri
         bodyTimeout: 10_000,
       });
       await res.body.arrayBuffer();
+      stats.latencies.push(performance.now() - t0);
       const version = String(res.headers['x-swipesavvy-version'] ?? '?');
       stats.byVersion[version] = (stats.byVersion[version] ?? 0) + 1;
       if (res.statusCode >= 500) {
