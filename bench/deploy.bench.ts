@@ -20,6 +20,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'round-seconds': { type: 'string', default: '5' },
     window: { type: 'string', default: '30s' },
+    /** the smoke tests' and latency limits' scale for the golive (a shared, slow machine) */
+    'budget-scale': { type: 'string', default: '1' },
   },
 });
 const rate = Number(values.rate);
@@ -159,6 +161,8 @@ try {
       values.window!,
       '--watch',
       values.window!,
+      '--budget-scale',
+      values['budget-scale']!,
       '--json',
     ],
     env,
