@@ -126,6 +126,8 @@ export async function startNginx(dir: string, port: number, backends: Backend[])
   const conf = paths(dir).conf;
   await run('nginx', ['-t', '-q', '-e', paths(dir).error, '-p', dir, '-c', conf]).catch(
     (e: Error & { stderr?: string }) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new Error('nginx is not installed (apt-get install -y nginx)');
       throw new Error(`nginx rejected the generated configuration: ${e.stderr ?? e.message}`);
     },
   );
