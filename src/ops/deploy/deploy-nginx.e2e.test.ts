@@ -51,7 +51,7 @@ const setup = async () => {
 
 test('nginx: a faulty release is rolled back; a healthy one is promoted and rolled back with no failed request', {
   skip,
-  timeout: 300_000,
+  timeout: 600_000,
 }, async () => {
   const { env, routerUrl, weights, dataDir } = await setup();
 
@@ -73,7 +73,7 @@ test('nginx: a faulty release is rolled back; a healthy one is promoted and roll
       '--canary-window',
       '6s',
       '--budget-scale',
-      '8',
+      '50',
       '--json',
     ],
     env,
@@ -99,7 +99,7 @@ test('nginx: a faulty release is rolled back; a healthy one is promoted and roll
       '--window',
       '6s',
       '--budget-scale',
-      '8',
+      '50',
     ],
     env,
   );
