@@ -10,10 +10,24 @@ export type LoadStats = {
   failures: string[];
   /** each answered request's latency, ms */
   latencies: number[];
+  /**
+   * GETs retried once because a kept-alive connection was closed before any answer (nginx's old
+   * workers close idle connections on a graceful reload); browsers and HTTP clients retry these
+   * idempotent requests the same way (RFC 9112 §9.3.1). Counted, never hidden.
+   */
+  retried: number;
 };
 
 export function steadyLoad(baseUrl: string, options: { rate: number; path?: string; maxMs?: number }) {
-  const stats: LoadStats = { sent: 0, ok: 0, failed: 0, byVersion: {}, failures: [], latencies: [] };
+  const stats: LoadStats = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    byVersion: {},
+    failures: [],
+    latencies: [],
+    retried: 0,
+  };
   const agent = new Agent({ connections: 64, keepAliveTimeout: 4000 });
   const path = options.path ?? '/api/health';
   const inflight = new Set<Promise<void>>();

@@ -97,6 +97,14 @@ test('a slower canary fails on Mann-Whitney and the p99 limit; a leak fails on m
   );
   assert.equal(statusOf(slow, 'latency_mann_whitney'), 'fail');
   assert.equal(statusOf(slow, 'p99_latency'), 'fail');
+  // the budget scale (a slow staging machine) moves the limits the status is judged by
+  const scaled = analyse(
+    { version: 'v1', samples: samples('v1', 400), rss: flatRss(200) },
+    { version: 'v2', samples: samples('v2', 100, { ms: (i) => 550 + i }), rss: flatRss(200) },
+    30,
+    4,
+  );
+  assert.equal(statusOf(scaled, 'p99_latency'), 'pass');
   const leak = analyse(
     { version: 'v1', samples: samples('v1', 400), rss: flatRss(200) },
     {

@@ -106,13 +106,7 @@ export function analyse(
     stable: round(sP99, 1),
     canary: round(cP99, 1),
     limit: `pass ≤ ${passP99Ms} ms, fail > ${failP99Ms} ms`,
-    status: !enough
-      ? 'inconclusive'
-      : cP99 > CANARY.failP99Ms
-        ? 'fail'
-        : cP99 <= CANARY.passP99Ms
-          ? 'pass'
-          : 'warn',
+    status: !enough ? 'inconclusive' : cP99 > failP99Ms ? 'fail' : cP99 <= passP99Ms ? 'pass' : 'warn',
     detail: `medians: canary ${round(median(cLat), 1)} ms, stable ${round(median(sLat), 1)} ms`,
   });
   const mw = mannWhitneyGreater(cLat, sLat);
