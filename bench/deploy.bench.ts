@@ -181,7 +181,7 @@ try {
     `router p50      direct ${fmt(median(p50.direct))} ms   routed ${fmt(median(p50.routed))} ms   added ${fmt(median(p50.routed) - median(p50.direct))} ms`,
   );
   console.log(
-    `promote+rollback under ${rate} req/s: ${stats.failed} failed of ${stats.sent} requests (target 0); served by ${JSON.stringify(stats.byVersion)}`,
+    `promote+rollback under ${rate} req/s: ${stats.failed} failed of ${stats.sent} requests (target 0; ${stats.retried} GET retried on a closed keep-alive socket); served by ${JSON.stringify(stats.byVersion)}`,
   );
   console.log(
     `rollback        decision → 100 % stable ${rollback.rollbackMs} ms (target ≤ 5000 ms); drained and stopped after ${rollback.drainMs} ms; CLI wall time ${Math.round(rolled.ms)} ms`,

@@ -38,13 +38,21 @@ export function steadyLoad(baseUrl: string, options: { rate: number; path?: stri
   const one = async () => {
     stats.sent++;
     const t0 = performance.now();
-    try {
+    const send = async () => {
       const res = await request(`${baseUrl}${path}`, {
         dispatcher: agent,
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });
       await res.body.arrayBuffer();
+      return res;
+    };
+    try {
+      const res = await send().catch((error: Error & { code?: string }) => {
+        if (error.code !== 'UND_ERR_SOCKET' && !/other side closed/.test(error.message)) throw error;
+        stats.retried++;
+        return send();
+      });
       stats.latencies.push(performance.now() - t0);
       const version = String(res.headers['x-swipesavvy-version'] ?? '?');
       stats.byVersion[version] = (stats.byVersion[version] ?? 0) + 1;
