@@ -27,6 +27,7 @@ import { usersRoutes } from './modules/users/users.routes.ts';
 import { webRoutes } from './modules/web/web.routes.ts';
 import type { Config } from './platform/config.ts';
 import type { Db } from './platform/db.ts';
+import { faultInjection } from './platform/fault-injection.ts';
 import { errorHandler, notFoundHandler } from './platform/http-errors.ts';
 import type { Mailer } from './platform/mail.ts';
 import type { Metrics } from './platform/metrics.ts';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return deps.metrics.registry.metrics();
   });
   app.setErrorHandler(errorHandler);
+  if (deps.config.faultInjection) app.addHook('onRequest', faultInjection(deps.config.faultInjection));
   app.setNotFoundHandler(notFoundHandler);
 
   await app.register(helmet, {

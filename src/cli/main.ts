@@ -1,12 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { databaseStats, deleteMerchant, runIntegrityCheck } from '../modules/integrity/integrity.service.ts';
+import { DeployError } from '../ops/deploy/release.ts';
 import { runSmoke, type SmokeResult } from '../ops/smoke.ts';
 import { type Config, ConfigError, describeConfig, loadConfig } from '../platform/config.ts';
 import { createPool, type Db, redactUrl } from '../platform/db.ts';
 import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
+import { DEPLOY_COMMANDS, DEPLOY_HELP } from './deploy-help.ts';
 import { OPS_HELP, opsCommands } from './ops-commands.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
@@ -27,6 +29,7 @@ Go-live
   smoke [--base-url URL] [--json FILE] [--budget-scale X] [--notify-channel email|webhook --notify-to ADDR] [--keep]
                              the runbook's 20 smoke tests against a running instance
 ${OPS_HELP}
+${DEPLOY_HELP}
 
 Every command reads the environment (see README); the database is DATABASE_URL, or the
 embedded PostgreSQL in DATA_DIR — the running one, or one started for the command.`;
@@ -277,6 +280,12 @@ const commands: Record<string, Command> = {
   smoke,
   config: configCommand,
   ...opsCommands,
+  ...Object.fromEntries(
+    DEPLOY_COMMANDS.map((name): [string, Command] => [
+      name,
+      async (args, config) => (await import('./deploy-commands.ts')).deployCommands[name]!(args, config),
+    ]),
+  ),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -302,6 +311,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       say(`${color.red('error:')} ${error.message}`);
       return 2;
+    }
+    if (error instanceof DeployError) {
+      say(`${color.red('error:')} ${error.message}`);
+      return 1;
     }
     if (error instanceof MigrationError) {
       say(`${color.red('migration error:')} ${error.message}`);

@@ -50,8 +50,10 @@ export async function beginSnapshot(client: pg.PoolClient): Promise<string> {
   return rows[0]!.id;
 }
 
+// A query rather than the table name: COPY TO refuses a partitioned table (events) but not a
+// SELECT from it; the columns come out in the table's order, as COPY FROM reads them back.
 export const copyOut = (client: pg.PoolClient, table: TableRef) =>
-  client.query(copyTo(`COPY ${qualified(table)} TO STDOUT`));
+  client.query(copyTo(`COPY (SELECT * FROM ${qualified(table)}) TO STDOUT`));
 
 export const copyIn = (client: pg.PoolClient, table: TableRef) =>
   client.query(copyFrom(`COPY ${qualified(table)} FROM STDIN`));
@@ -168,12 +170,16 @@ export type LoadDeferred = {
 export async function loadDeferred(db: Queryable): Promise<LoadDeferred> {
   const fks = await db.query<{ table: string; name: string; def: string }>(
     `SELECT conrelid::regclass::text AS table, conname AS name, pg_get_constraintdef(oid) AS def
-       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1, 2`,
+       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace
+        -- a partitioned table's constraint only: its partitions' copies come and go with it
+        AND conparentid = 0
+      ORDER BY 1, 2`,
   );
   const indexes = await db.query<{ name: string; def: string }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+      WHERE n.nspname = 'public' AND NOT c.relispartition
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
       ORDER BY 1`,
   );
   return { foreignKeys: fks.rows, indexes: indexes.rows };

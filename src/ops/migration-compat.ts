@@ -2,39 +2,64 @@
 // schema must serve both. A pending migration that removes or reshapes what the old version
 // reads or writes breaks the old version the moment it is applied.
 
-export type CompatFinding = { line: number; kind: string; statement: string; why: string };
+export type CompatFinding = { line: number; kind: string; statement: string; why: string; reason: string };
+/** `contract`: the migration says it is the deliberate contract step (see CONTRACT_MARKER). */
 export type CompatReport = { contract: boolean; findings: CompatFinding[] };
+export type MigrationClass = 'expand' | 'contract';
+export type MigrationCompat = { name: string; class: MigrationClass; findings: CompatFinding[] };
 
 /** Put this comment in a migration that is deliberately the "contract" step, run once the old version is gone. */
 export const CONTRACT_MARKER = /--\s*swipesavvy:\s*contract\b/i;
 
-const RULES: { kind: string; pattern: RegExp; why: string }[] = [
+// kind: a stable name; reason: what the statement does; why: what that means for the old version
+const RULES: { kind: string; pattern: RegExp; reason: string; why: string }[] = [
   {
     kind: 'drop-table',
     pattern: /\bDROP\s+TABLE\b/i,
+    reason: 'drops an object (a table)',
     why: 'the old version still reads and writes this table',
   },
   {
     kind: 'drop-column',
     pattern:
       /\bALTER\s+TABLE\b[\s\S]*\bDROP\s+(?:COLUMN\s+)?(?!CONSTRAINT\b|DEFAULT\b|NOT\s+NULL\b|IDENTITY\b|EXPRESSION\b)[\w"]+/i,
+    reason: 'drops a column',
     why: 'the old version still selects or inserts this column',
   },
-  { kind: 'rename', pattern: /\bRENAME\b/i, why: 'the old version uses the old name' },
+  {
+    kind: 'rename',
+    pattern: /\bRENAME\b/i,
+    reason: 'renames a table or column the previous version uses',
+    why: 'the old version uses the old name',
+  },
   {
     kind: 'alter-type',
     pattern: /\bALTER\s+COLUMN\s+[\w"]+\s+(?:SET\s+DATA\s+)?TYPE\b|^\s*ALTER\s+TYPE\b/im,
+    reason: 'changes a column type (or an enum type)',
     why: 'values the old version writes may no longer fit, and the rewrite locks the table',
   },
   {
     kind: 'set-not-null',
     pattern: /\bSET\s+NOT\s+NULL\b/i,
+    reason: 'makes a column NOT NULL',
     why: 'the old version may insert rows without this column',
   },
-  { kind: 'truncate', pattern: /\bTRUNCATE\b/i, why: 'data the old version serves disappears' },
+  {
+    kind: 'truncate',
+    pattern: /\bTRUNCATE\b/i,
+    reason: 'deletes every row of a table',
+    why: 'data the old version serves disappears',
+  },
+  {
+    kind: 'delete',
+    pattern: /^\s*DELETE\s+FROM\b/i,
+    reason: 'deletes rows',
+    why: 'data the old version serves disappears',
+  },
   {
     kind: 'drop-object',
-    pattern: /\bDROP\s+(?:VIEW|FUNCTION|TYPE|SCHEMA|MATERIALIZED\s+VIEW)\b/i,
+    pattern: /\bDROP\s+(?:VIEW|FUNCTION|TYPE|SCHEMA|SEQUENCE|MATERIALIZED\s+VIEW)\b/i,
+    reason: 'drops an object',
     why: 'the old version may call it',
   },
 ];
@@ -63,7 +88,13 @@ export function analyzeMigration(sql: string): CompatReport {
     if (!compact) continue;
     for (const rule of RULES) {
       if (rule.pattern.test(statement))
-        findings.push({ line, kind: rule.kind, statement: compact.slice(0, 160), why: rule.why });
+        findings.push({
+          line,
+          kind: rule.kind,
+          statement: compact.slice(0, 160),
+          reason: rule.reason,
+          why: rule.why,
+        });
     }
     for (const m of statement.matchAll(ADD_NOT_NULL)) {
       if (!/\bDEFAULT\b/i.test(m[0]) && !/\bGENERATED\b/i.test(m[0])) {
@@ -71,10 +102,36 @@ export function analyzeMigration(sql: string): CompatReport {
           line,
           kind: 'add-not-null-without-default',
           statement: compact.slice(0, 160),
+          reason: 'adds a NOT NULL column without a default',
           why: 'the old version inserts rows without this column, and existing rows have no value',
         });
       }
     }
   }
   return { contract: CONTRACT_MARKER.test(sql), findings };
+}
+
+/** The expand/contract class of a migration, as preflight and rollback report it. */
+export function classifyMigration(name: string, sql: string): MigrationCompat {
+  const { findings } = analyzeMigration(sql);
+  return { name, class: findings.length > 0 ? 'contract' : 'expand', findings };
+}
+
+/** What a rollback to the previous version needs from the database, in words an operator can act on. */
+export function rollbackAdvice(migrations: MigrationCompat[]): string[] {
+  const contracts = migrations.filter((m) => m.class === 'contract');
+  if (contracts.length === 0) {
+    return migrations.length === 0
+      ? ['No migration was applied by this release: the database needs nothing.']
+      : [
+          `The ${migrations.length} migration(s) applied by this release only expand the schema (${migrations.map((m) => m.name).join(', ')}): the previous version runs against it as it is; the database needs nothing.`,
+        ];
+  }
+  return [
+    `${contracts.length} migration(s) applied by this release are not backward compatible:`,
+    ...contracts.flatMap((m) =>
+      m.findings.map((f) => `  ${m.name} line ${f.line}: ${f.reason} — ${f.statement}`),
+    ),
+    'The previous version may fail against this schema: restore the pre-deployment backup (swipesavvy restore) or reverse these changes before sending traffic to it.',
+  ];
 }

@@ -106,6 +106,25 @@ export const CANARY = {
   minRequests: 50,
 } as const;
 
+/**
+ * The canary analysis beyond the runbook's fixed limits (issue 5): the latency shift the
+ * Mann-Whitney test must also show before it fails a canary (a significant 1 ms shift is noise
+ * on a busy host), and the RSS growth over the window that counts as a leak.
+ */
+export const CANARY_ANALYSIS = {
+  minLatencyShiftMs: 20,
+  maxMemoryGrowth: 0.25,
+  /** how often the instances' process metrics are sampled during the window */
+  sampleIntervalMs: 1000,
+} as const;
+
+/** Go/no-go (deployment coordinator guide, phase 2): the roles that must sign off before a deploy. */
+export const GO_NO_GO = {
+  requiredRoles: ['infrastructure', 'database', 'backend', 'frontend', 'security', 'operations'],
+  /** the final decision authority; a go-live records them when given, the leads' sign-offs gate it */
+  decisionRoles: ['cto', 'vp-engineering'],
+} as const;
+
 /** Rollback triggers (execution guide): sustained breaches that roll back without a human. */
 export const ROLLBACK_TRIGGERS = {
   errorRate: { above: 0.02, forSeconds: 5 * 60 },

@@ -45,6 +45,16 @@ const Env = Type.Object({
   ALERT_PAGE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   ALERT_TIME_SCALE: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1 }),
   ALERTS_INTERVAL_SECONDS: Type.Number({ default: 15, minimum: 0, maximum: 3600 }),
+  /** testing aid: `error=0.3,delayMs=200` makes this instance fail/slow requests (not readiness or /metrics) */
+  FAULT_INJECTION: Type.Optional(
+    Type.String({ pattern: '^((error=(0(\\.\\d+)?|1(\\.0+)?)|delayMs=\\d+)(,|$))+$' }),
+  ),
+  /** the built-in traffic router's control API (deploy/rollback talk to it) */
+  ROUTER_CONTROL_URL: Type.String({ default: 'http://127.0.0.1:8079', pattern: '^https?://' }),
+  /** when set, deploys use the nginx router whose prefix directory this is, instead of the built-in one */
+  ROUTER_NGINX_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** comma-separated webhook URLs the go-live announcements are posted to */
+  ANNOUNCE_WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1 })),
 });
 type Env = Static<typeof Env>;
 
@@ -84,6 +94,10 @@ export type Config = {
   alertTimeScale: number;
   /** how often the API process evaluates the alert rules; 0 turns the in-process evaluator off */
   alertsIntervalSeconds: number;
+  faultInjection: { errorRate: number; delayMs: number } | undefined;
+  routerControlUrl: string;
+  routerNginxDir: string | undefined;
+  announceWebhookUrls: string[];
 };
 
 export class ConfigError extends Error {
@@ -156,7 +170,20 @@ export function loadConfig(
     alertPageUrl: env.ALERT_PAGE_URL,
     alertTimeScale: env.ALERT_TIME_SCALE,
     alertsIntervalSeconds: env.ALERTS_INTERVAL_SECONDS,
+    faultInjection: parseFaults(env.FAULT_INJECTION),
+    routerControlUrl: env.ROUTER_CONTROL_URL.replace(/\/+$/, ''),
+    routerNginxDir: env.ROUTER_NGINX_DIR ? path.resolve(env.ROUTER_NGINX_DIR) : undefined,
+    announceWebhookUrls: (env.ANNOUNCE_WEBHOOK_URLS ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean),
   };
+}
+
+function parseFaults(spec: string | undefined): Config['faultInjection'] {
+  if (!spec) return undefined;
+  const fields = Object.fromEntries(spec.split(',').map((kv) => kv.split('=') as [string, string]));
+  return { errorRate: Number(fields['error'] ?? 0), delayMs: Number(fields['delayMs'] ?? 0) };
 }
 
 /** The variables with their defaults, for `swipesavvy config` and the README. */
@@ -165,4 +192,9 @@ export function describeConfig(): { name: string; default: unknown }[] {
     name,
     default: (schema as { default?: unknown }).default,
   }));
+}
+
+/** The environment handed to child processes the toolkit starts (release instances, commands). */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env };
 }

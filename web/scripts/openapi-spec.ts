@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createPool } from '../../src/platform/db.ts';
@@ -14,7 +15,8 @@ export async function openapiSpec(): Promise<Record<string, unknown>> {
     {
       NODE_ENV: 'test',
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
-      JWT_SECRET: 'spec-generation-only-secret-0123456789abcdef',
+      // never signs anything: the spec is generated without a server; random so no key sits in the repo
+      JWT_SECRET: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'silent',
       WORKERS: 'false',
       APP_VERSION: '0.0.0-spec',
