@@ -8,6 +8,7 @@ import { createPool, type Db, redactUrl } from '../platform/db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
 import { resolveDatabase } from '../platform/runtime.ts';
 import { startServer } from '../server.ts';
+import { startWorker } from '../worker.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
 
 const HELP = `swipesavvy — the SwipeSavvy platform and its go-live toolkit
@@ -16,6 +17,7 @@ Usage: swipesavvy <command> [options]
 
 Platform
   start                      run the API, workers and (by default) embedded PostgreSQL and mailbox
+  worker                     run only the job workers (notification fan-out and delivery), no HTTP
   migrate [--dry-run]        apply pending migrations (--dry-run: apply and roll back)
   migrate --status           list applied and pending migrations
   db check [--json]          integrity check: every constraint and invariant; exit 1 on a violation
@@ -61,6 +63,21 @@ const start: Command = async (args, config) => {
     const stop = (signal: string) => {
       say(`${signal}: stopping …`);
       server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+};
+
+const worker: Command = async (args, config) => {
+  parse(args, {});
+  const running = await startWorker(config);
+  say(`${color.green('●')} SwipeSavvy worker ${process.pid} running  ${color.dim('(Ctrl-C stops)')}`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      say(`${signal}: stopping …`);
+      running.close().then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -268,6 +285,7 @@ const configCommand: Command = async (args) => {
 
 const commands: Record<string, Command> = {
   start,
+  worker,
   migrate: migrateCommand,
   'db check': dbCheck,
   'db stats': dbStats,
