@@ -197,3 +197,25 @@ export async function rotateWebhookSecret(
   );
   return rows[0]!;
 }
+
+/** Sends among `sendIds` that were paused or cancelled: their claimed work stops going out. */
+export async function haltedSends(db: Queryable, sendIds: string[]): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM notification_sends WHERE id = ANY($1::uuid[]) AND status <> 'sending' LIMIT 1`,
+    [sendIds],
+  );
+  return rows.length > 0;
+}
+
+/** Gives back claimed notifications that were not tried (their send was paused); resume or recovery picks them up. */
+export async function releaseClaim(db: Queryable, token: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE notifications n
+        SET claim_token = NULL, claimed_at = NULL, next_attempt_at = now(),
+            status = CASE WHEN EXISTS (SELECT 1 FROM notification_sends s WHERE s.id = n.send_id AND s.status = 'cancelled')
+                          THEN 'cancelled' ELSE n.status END
+      WHERE n.id = ANY($1::uuid[]) AND n.claim_token = $2 AND n.status = 'sending'`,
+    [ids, token],
+  );
+}

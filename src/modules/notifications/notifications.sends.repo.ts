@@ -257,15 +257,18 @@ export async function listRecipients(
   }
   if (f.after) {
     params.push(f.after.createdAt, f.after.id);
-    where.push(`(n.created_at, n.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    // the cursor carries milliseconds; PostgreSQL keeps microseconds
+    where.push(
+      `(date_trunc('milliseconds', n.created_at), n.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
+    );
   }
   const { rows } = await db.query<RecipientRow>(
     `SELECT n.id, n.customer_id AS "customerId", c.external_id AS "externalId", n.recipient, n.variant, n.status,
-            n.attempts, n.last_error AS "lastError", n.created_at AS "createdAt", n.delivered_at AS "deliveredAt",
+            n.attempts, n.last_error AS "lastError", date_trunc('milliseconds', n.created_at) AS "createdAt", n.delivered_at AS "deliveredAt",
             n.failed_at AS "failedAt", n.receipts
        FROM notifications n LEFT JOIN customers c ON c.id = n.customer_id
       WHERE ${where.join(' AND ')}
-      ORDER BY n.created_at, n.id LIMIT $2`,
+      ORDER BY date_trunc('milliseconds', n.created_at), n.id LIMIT $2`,
     params,
   );
   return rows;

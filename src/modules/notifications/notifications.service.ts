@@ -120,16 +120,34 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
         () => delivery.renewClaim(db, token).catch(() => {}),
         Math.max(500, (nc.leaseSeconds * 1000) / 3),
       );
+      // a pause or cancel must stop a claimed batch too, not only the batches after it
+      const sendIds = [...new Set(live.flatMap((n) => (n.sendId ? [n.sendId] : [])))];
+      let halted = false;
+      const watch =
+        sendIds.length > 0
+          ? setInterval(() => {
+              delivery
+                .haltedSends(db, sendIds)
+                .then((h) => {
+                  halted ||= h;
+                })
+                .catch(() => {});
+            }, 250)
+          : undefined;
+      const released: string[] = [];
       try {
         await eachLimited(live, nc.concurrency, async (n) => {
           const wait = limiter(n.merchantId, n.channel);
           if (wait) await wait;
+          if (halted) return void released.push(n.id);
           const outcome = await channels.deliver(n, { webhookSecrets: secrets.get(n.merchantId) ?? [] });
           results.push({ n, r: settle(n, outcome) });
         });
       } finally {
         clearInterval(renew);
+        clearInterval(watch);
       }
+      await delivery.releaseClaim(db, token, released);
       const recorded = await withTransaction(db, async (client) => {
         const done = await delivery.recordBatch(
           client,
