@@ -86,7 +86,7 @@ describe('a worker killed with SIGKILL mid-batch', async () => {
 
     const first = startWorkerProcess(t.config.databaseUrl!, dataDir);
     children.push(first);
-    await eventually(async () => sink.byId.size >= 60, 30_000);
+    await eventually(async () => sink.byId.size >= 60, 120_000);
     first.kill('SIGKILL');
     await exited(first);
     const atKill = sink.byId.size;
@@ -108,7 +108,7 @@ describe('a worker killed with SIGKILL mid-batch', async () => {
         })
       ).json();
       return p.status === 'completed' && p;
-    }, 60_000);
+    }, 180_000);
     second.kill('SIGTERM');
     await exited(second);
 

@@ -6,6 +6,9 @@ import { after, describe, test } from 'node:test';
 import { auth, eventually, type Session, signup, startTestApp, type TestApp } from '../../../test/helpers.ts';
 import { startPushService, startSmtpPeer, startWebhookSink } from '../../../test/notification-peers.ts';
 
+/** The shared 2-core machine can be slow: generous, but still bounded. */
+const waitFor = <T>(check: () => Promise<T | undefined | false>) => eventually(check, 30_000);
+
 const dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-notify-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -132,7 +135,7 @@ describe('notifications', async () => {
       assert.equal(res.statusCode, 201, res.body);
       const n = res.json();
       assert.equal(n.status, 'sending');
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const s = (await get(t, owner, `/api/notifications/${n.id}/status`)).json();
         return s.status === 'delivered' && s;
       });
@@ -174,7 +177,7 @@ describe('notifications', async () => {
       const down = (
         await post(t, owner, '/api/notifications/send-test', { channel: 'webhook', to: sink.url })
       ).json();
-      const failed = await eventually(async () => {
+      const failed = await waitFor(async () => {
         const s = (await get(t, owner, `/api/notifications/${down.id}/status`)).json();
         return s.status === 'failed' && s;
       });
@@ -265,7 +268,7 @@ describe('notifications', async () => {
       const campaignId = await campaign(t, merchant, 'push');
       const send = await startCampaignSend(t, merchant, campaignId);
       assert.equal(send.recipients, 3);
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const p = await progressOf(t, merchant, send.id);
         return p.status === 'completed' && p;
       });
@@ -291,7 +294,7 @@ describe('notifications', async () => {
       const campaignId = await campaign(t, merchant, 'webhook');
       const send = await startCampaignSend(t, merchant, campaignId);
       assert.equal(send.recipients, 25);
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const p = await progressOf(t, merchant, send.id);
         return p.status === 'completed' && p;
       });
@@ -350,7 +353,7 @@ describe('notifications', async () => {
       own.plan(...Array.from({ length: 4 }, () => ({ status: 404 })));
       await addCustomers(t, merchant.merchantId, 12, (i) => ({ webhookUrl: `${own.url}/c/${i}` }));
       const send = await startCampaignSend(t, merchant, await campaign(t, merchant, 'webhook'));
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const p = await progressOf(t, merchant, send.id);
         return p.status === 'completed' && p;
       });
@@ -365,7 +368,7 @@ describe('notifications', async () => {
       const retry = await post(t, merchant, `/api/notifications/campaign/${send.id}/retry-failed`);
       assert.equal(retry.statusCode, 202, retry.body);
       assert.equal(retry.json().retried, 4);
-      await eventually(async () => {
+      await waitFor(async () => {
         const p = await progressOf(t, merchant, send.id);
         return p.status === 'completed' && p.counts.delivered === 12;
       });
@@ -390,7 +393,7 @@ describe('notifications', async () => {
       });
       assert.equal(sup.statusCode, 201, sup.body);
       const send = await startCampaignSend(t, merchant, await campaign(t, merchant, 'webhook'));
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const p = await progressOf(t, merchant, send.id);
         return p.status === 'completed' && p;
       });
@@ -546,7 +549,7 @@ describe('notifications', async () => {
       await addCustomers(p, boss.merchantId, 60, (i) => ({ webhookUrl: `${base}/c/${i}` }));
       const campaignId = await campaign(p, boss, 'webhook');
       const send = await startCampaignSend(p, boss, campaignId);
-      await eventually(async () => own.byId.size >= 5);
+      await waitFor(async () => own.byId.size >= 5);
       const paused = await post(p, boss, `/api/notifications/campaign/${send.id}/pause`);
       assert.equal(paused.statusCode, 200, paused.body);
       assert.equal(paused.json().status, 'paused');
@@ -560,7 +563,7 @@ describe('notifications', async () => {
         'NOTIFICATION_SEND_STATE',
       );
       assert.equal((await post(p, boss, `/api/notifications/campaign/${send.id}/resume`)).statusCode, 200);
-      const done = await eventually(async () => {
+      const done = await waitFor(async () => {
         const pr = await progressOf(p, boss, send.id);
         return pr.status === 'completed' && pr;
       });
@@ -569,10 +572,10 @@ describe('notifications', async () => {
 
       const again = await startCampaignSend(p, boss, campaignId);
       const before = own.byId.size;
-      await eventually(async () => own.byId.size > before);
+      await waitFor(async () => own.byId.size > before);
       const cancelled = await post(p, boss, `/api/notifications/campaign/${again.id}/cancel`);
       assert.equal(cancelled.statusCode, 200, cancelled.body);
-      const end = await eventually(async () => {
+      const end = await waitFor(async () => {
         const pr = await progressOf(p, boss, again.id);
         return pr.counts.queued + pr.counts.sending === 0 && pr;
       });
