@@ -495,7 +495,7 @@ describe('notifications', async () => {
       SMTP_URL: smtp.url,
       ALLOW_PRIVATE_WEBHOOK_TARGETS: 'false',
       WEBHOOK_PRIVATE_ALLOWLIST: '127.0.0.2',
-      NOTIFY_MERCHANT_RATE_PER_SECOND: '40',
+      NOTIFY_MERCHANT_RATE_PER_SECOND: '20',
     });
     const boss = await signup(p.app, { merchantName: 'Prod Co' });
     after(() => smtp.close());
@@ -553,8 +553,14 @@ describe('notifications', async () => {
       const paused = await post(p, boss, `/api/notifications/campaign/${send.id}/pause`);
       assert.equal(paused.statusCode, 200, paused.body);
       assert.equal(paused.json().status, 'paused');
-      await new Promise((r) => setTimeout(r, 600));
-      const held = own.byId.size;
+      // the pause reaches a batch already claimed within a poll of its worker; then nothing moves
+      let held = -1;
+      await waitFor(async () => {
+        const before = own.byId.size;
+        await new Promise((r) => setTimeout(r, 500));
+        held = own.byId.size;
+        return held === before;
+      });
       assert.ok(held < 60, `paced by the rate limit: ${held} of 60 before the pause`);
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(own.byId.size, held, 'nothing goes out while paused');
