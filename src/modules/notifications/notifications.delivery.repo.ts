@@ -198,7 +198,7 @@ export async function rotateWebhookSecret(
   return rows[0]!;
 }
 
-/** Sends among `sendIds` that were paused or cancelled: their claimed work stops going out. */
+/** Whether a send among `sendIds` is paused or cancelled: its claimed work stops going out. */
 export async function haltedSends(db: Queryable, sendIds: string[]): Promise<boolean> {
   const { rows } = await db.query(
     `SELECT 1 FROM notification_sends WHERE id = ANY($1::uuid[]) AND status <> 'sending' LIMIT 1`,
@@ -207,15 +207,34 @@ export async function haltedSends(db: Queryable, sendIds: string[]): Promise<boo
   return rows.length > 0;
 }
 
+/**
+ * The sends among `sendIds` that are sending again, locked against a concurrent resume: a resume
+ * either committed before (and this worker re-queues what it gives back) or waits for this
+ * transaction (and then finds what was given back).
+ */
+export async function sendingSendsLocked(db: Queryable, sendIds: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM notification_sends WHERE id = ANY($1::uuid[]) AND status = 'sending' FOR SHARE`,
+    [sendIds],
+  );
+  return rows.map((r) => r.id);
+}
+
 /** Gives back claimed notifications that were not tried (their send was paused); resume or recovery picks them up. */
-export async function releaseClaim(db: Queryable, token: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
+export async function releaseClaim(
+  db: Queryable,
+  token: string,
+  ids: string[],
+): Promise<{ id: string; sendId: string | null; status: string }[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string; sendId: string | null; status: string }>(
     `UPDATE notifications n
         SET claim_token = NULL, claimed_at = NULL, next_attempt_at = now(),
             status = CASE WHEN EXISTS (SELECT 1 FROM notification_sends s WHERE s.id = n.send_id AND s.status = 'cancelled')
                           THEN 'cancelled' ELSE n.status END
-      WHERE n.id = ANY($1::uuid[]) AND n.claim_token = $2 AND n.status = 'sending'`,
+      WHERE n.id = ANY($1::uuid[]) AND n.claim_token = $2 AND n.status = 'sending'
+      RETURNING n.id, n.send_id AS "sendId", n.status`,
     [ids, token],
   );
+  return rows;
 }

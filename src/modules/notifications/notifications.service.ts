@@ -147,7 +147,16 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
         clearInterval(renew);
         clearInterval(watch);
       }
-      await delivery.releaseClaim(db, token, released);
+      if (released.length > 0) {
+        await withTransaction(db, async (client) => {
+          const resumed = new Set(await delivery.sendingSendsLocked(client, sendIds));
+          const back = await delivery.releaseClaim(client, token, released);
+          for (const sendId of resumed) {
+            const ids = back.filter((b) => b.sendId === sendId && b.status === 'sending').map((b) => b.id);
+            if (ids.length > 0) await enqueue(client, sendId, ids);
+          }
+        });
+      }
       const recorded = await withTransaction(db, async (client) => {
         const done = await delivery.recordBatch(
           client,
