@@ -16,6 +16,8 @@ CREATE INDEX notifications_open ON notifications (created_at) WHERE status IN ('
 ALTER TABLE notification_sends DROP CONSTRAINT notification_sends_status_check;
 ALTER TABLE notification_sends ADD CONSTRAINT notification_sends_status_check
   CHECK (status IN ('ready', 'sending', 'paused', 'completed', 'cancelled'));
+-- a running fan-out touches this per batch; one silent for a lease is taken over (its worker died)
+ALTER TABLE notification_sends ADD COLUMN fanout_heartbeat_at timestamptz;
 
 -- Addresses a merchant must not message again: bounced, gone, or put there by hand.
 CREATE TABLE notification_suppressions (

@@ -273,3 +273,21 @@ export async function listRecipients(
   );
   return rows;
 }
+
+export async function fanoutHeartbeat(db: Queryable, sendId: string): Promise<void> {
+  await db.query('UPDATE notification_sends SET fanout_heartbeat_at = now() WHERE id = $1', [sendId]);
+}
+
+/** Sending sends whose fan-out stopped without finishing (its worker died): claimed for a new fan-out job. */
+export async function takeStalledFanouts(db: Queryable, leaseSeconds: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE notification_sends SET fanout_heartbeat_at = now()
+      WHERE id IN (SELECT id FROM notification_sends
+                    WHERE status = 'sending' AND fanned_out_at IS NULL
+                      AND coalesce(fanout_heartbeat_at, started_at) < now() - make_interval(secs => $1)
+                    FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+    [leaseSeconds],
+  );
+  return rows.map((r) => r.id);
+}

@@ -448,6 +448,7 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
         // a pause or cancel stops the fan-out; resume starts it again (rows made already are skipped)
         if ((await sends.findSendForFanout(db, job.sendId))?.status !== 'sending') return;
         const batch = await withTransaction(db, async (client) => {
+          await sends.fanoutHeartbeat(client, send.id);
           const result = await sends.fanOutBatch(client, send, after, FANOUT_BATCH);
           if (result.ids.length > 0) await enqueue(client, send.id, result.ids);
           return result;
@@ -469,6 +470,12 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
       const groups = await withTransaction(db, async (client) => {
         const stale = await delivery.recoverStale(client, nc.leaseSeconds);
         for (const g of stale) await enqueue(client, g.sendId, g.ids);
+        for (const sendId of await sends.takeStalledFanouts(client, nc.leaseSeconds)) {
+          await requireQueue(queue).send(Queues.fanout.name, { sendId } satisfies FanoutJob, {
+            ...inTransaction(client),
+            expireInSeconds: 300,
+          });
+        }
         return stale;
       });
       return groups.reduce((n, g) => n + g.ids.length, 0);
