@@ -165,7 +165,7 @@ try {
   // 4. SIGKILL: a `swipesavvy worker` process killed mid-batch, then a new one
   const worker = () => {
     const c = spawn(node, [path.join(root, 'src/cli/main.ts'), 'worker'], {
-      env: { ...process.env, ...env, NOTIFY_LEASE_SECONDS: '3' },
+      env: { ...process.env, ...env, NOTIFY_LEASE_SECONDS: '10' },
       stdio: 'ignore',
     });
     children.push(c);
@@ -192,7 +192,7 @@ try {
   ).rows[0].n;
   const restarted = performance.now();
   const second = worker();
-  const crashDone = await within(120_000, 'the SIGKILL scenario', async () => {
+  const crashDone = await within(240_000, 'the SIGKILL scenario', async () => {
     const p = await notifier2.progress(merchant, crashSend.id);
     return p.status === 'completed' && p;
   });
