@@ -83,6 +83,8 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
     for (const batch of chunks(ids, FANOUT_BATCH)) {
       await q.send(Queues.deliver.name, { ...(sendId ? { sendId } : {}), ids: batch } satisfies DeliverJob, {
         ...inTransaction(client),
+        // a job its (killed) worker fetched but never claimed rows for comes back after this
+        expireInSeconds: Math.max(60, nc.leaseSeconds * 3),
         ...(startAfterSeconds > 0 ? { startAfter: startAfterSeconds } : {}),
       });
     }
