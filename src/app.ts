@@ -20,7 +20,10 @@ import { customersRoutes } from './modules/customers/customers.routes.ts';
 import { healthRoutes } from './modules/health/health.routes.ts';
 import { mailboxRoutes } from './modules/mailbox/mailbox.routes.ts';
 import { merchantsRoutes } from './modules/merchants/merchants.routes.ts';
-import { notificationsRoutes } from './modules/notifications/notifications.routes.ts';
+import {
+  notificationsPublicRoutes,
+  notificationsRoutes,
+} from './modules/notifications/notifications.routes.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import { opsRoutes } from './modules/ops/ops.routes.ts';
 import { usersRoutes } from './modules/users/users.routes.ts';
@@ -146,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(customersRoutes, { deps });
   await app.register(campaignsRoutes, { deps });
   await app.register(notificationsRoutes, { notifier });
+  await app.register(notificationsPublicRoutes, { notifier });
   await app.register(analyticsRoutes, { deps });
   await app.register(mailboxRoutes, { deps });
   await app.register(opsRoutes, { deps });

@@ -19,7 +19,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   try {
     app = await buildApp(appDeps(runtime, logger));
     runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
-    if (config.workers && runtime.queue) await startNotificationWorkers(runtime.queue, workerNotifier);
+    if (config.workers && runtime.queue)
+      await startNotificationWorkers(runtime.queue, workerNotifier, config.notify.jobConcurrency, (error) =>
+        logger.warn({ err: error }, 'notification recovery failed'),
+      );
     if (config.workers && runtime.queue) await startAnalyticsJobs(runtime.queue, runtime.db);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {

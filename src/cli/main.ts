@@ -17,6 +17,7 @@ Usage: swipesavvy <command> [options]
 
 Platform
   start                      run the API, workers and (by default) embedded PostgreSQL and mailbox
+  worker                     run only the job workers (notification fan-out and delivery), no HTTP
   migrate [--dry-run]        apply pending migrations (--dry-run: apply and roll back)
   migrate --status           list applied and pending migrations
   db check [--json]          integrity check: every constraint and invariant; exit 1 on a violation
@@ -65,6 +66,22 @@ const start: Command = async (args, config) => {
     const stop = (signal: string) => {
       say(`${signal}: stopping …`);
       server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+};
+
+const worker: Command = async (args, config) => {
+  parse(args, {});
+  const { startWorker } = await import('../worker.ts');
+  const running = await startWorker(config);
+  say(`${color.green('●')} SwipeSavvy worker ${process.pid} running  ${color.dim('(Ctrl-C stops)')}`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      say(`${signal}: stopping …`);
+      running.close().then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -273,6 +290,7 @@ const configCommand: Command = async (args) => {
 
 const commands: Record<string, Command> = {
   start,
+  worker,
   migrate: migrateCommand,
   'db check': dbCheck,
   'db stats': dbStats,

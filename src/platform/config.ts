@@ -55,6 +55,21 @@ const Env = Type.Object({
   ROUTER_NGINX_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** comma-separated webhook URLs the go-live announcements are posted to */
   ANNOUNCE_WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1 })),
+  WEBHOOK_PRIVATE_ALLOWLIST: Type.String({ default: '' }),
+  WEBHOOK_SECRET_OVERLAP_HOURS: Type.Integer({ default: 24, minimum: 0, maximum: 24 * 30 }),
+  NOTIFY_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 50 }),
+  NOTIFY_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 3_600_000 }),
+  NOTIFY_RETRY_MAX_MS: Type.Integer({ default: 300_000, minimum: 10, maximum: 86_400_000 }),
+  NOTIFY_CONCURRENCY: Type.Integer({ default: 64, minimum: 1, maximum: 2000 }),
+  NOTIFY_JOB_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
+  NOTIFY_LEASE_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600 }),
+  NOTIFY_MERCHANT_RATE_PER_SECOND: Type.Integer({ default: 20_000, minimum: 1, maximum: 1_000_000 }),
+  NOTIFY_WEBHOOK_RATE_PER_SECOND: Type.Integer({ default: 50_000, minimum: 1, maximum: 1_000_000 }),
+  NOTIFY_EMAIL_RATE_PER_SECOND: Type.Integer({ default: 200, minimum: 1, maximum: 1_000_000 }),
+  NOTIFY_PUSH_RATE_PER_SECOND: Type.Integer({ default: 2000, minimum: 1, maximum: 1_000_000 }),
+  VAPID_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{80,100}$' })),
+  VAPID_PRIVATE_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{40,50}$' })),
+  VAPID_SUBJECT: Type.String({ default: 'mailto:no-reply@swipesavvy.local', pattern: '^(mailto:|https:)' }),
 });
 type Env = Static<typeof Env>;
 
@@ -98,6 +113,23 @@ export type Config = {
   routerControlUrl: string;
   routerNginxDir: string | undefined;
   announceWebhookUrls: string[];
+  notify: NotifyConfig;
+};
+
+export type NotifyConfig = {
+  /** CIDRs or addresses a webhook/push target may resolve to although they are private */
+  privateAllowlist: string[];
+  secretOverlapHours: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  concurrency: number;
+  jobConcurrency: number;
+  leaseSeconds: number;
+  merchantRatePerSecond: number;
+  channelRatePerSecond: { webhook: number; email: number; push: number };
+  vapid: { publicKey: string; privateKey: string } | undefined;
+  vapidSubject: string;
 };
 
 export class ConfigError extends Error {
@@ -133,6 +165,9 @@ export function loadConfig(
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()]);
   const env = withDefaults as Env;
+  if (Boolean(env.VAPID_PUBLIC_KEY) !== Boolean(env.VAPID_PRIVATE_KEY)) {
+    throw new ConfigError(['VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: set both or neither']);
+  }
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
     throw new ConfigError(['JWT_SECRET: required (at least 32 characters) when NODE_ENV=production']);
   }
@@ -177,6 +212,29 @@ export function loadConfig(
       .split(',')
       .map((u) => u.trim())
       .filter(Boolean),
+    notify: {
+      privateAllowlist: env.WEBHOOK_PRIVATE_ALLOWLIST.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      secretOverlapHours: env.WEBHOOK_SECRET_OVERLAP_HOURS,
+      maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
+      retryBaseMs: env.NOTIFY_RETRY_BASE_MS,
+      retryMaxMs: env.NOTIFY_RETRY_MAX_MS,
+      concurrency: env.NOTIFY_CONCURRENCY,
+      jobConcurrency: env.NOTIFY_JOB_CONCURRENCY,
+      leaseSeconds: env.NOTIFY_LEASE_SECONDS,
+      merchantRatePerSecond: env.NOTIFY_MERCHANT_RATE_PER_SECOND,
+      channelRatePerSecond: {
+        webhook: env.NOTIFY_WEBHOOK_RATE_PER_SECOND,
+        email: env.NOTIFY_EMAIL_RATE_PER_SECOND,
+        push: env.NOTIFY_PUSH_RATE_PER_SECOND,
+      },
+      vapid:
+        env.VAPID_PUBLIC_KEY && env.VAPID_PRIVATE_KEY
+          ? { publicKey: env.VAPID_PUBLIC_KEY, privateKey: env.VAPID_PRIVATE_KEY }
+          : undefined,
+      vapidSubject: env.VAPID_SUBJECT,
+    },
   };
 }
 

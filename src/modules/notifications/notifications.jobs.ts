@@ -1,5 +1,5 @@
-import type { JobWithMetadata } from 'pg-boss';
-import { type Queue, Queues } from '../../platform/queue.ts';
+import type { Queue } from '../../platform/queue.ts';
+import { Queues } from '../../platform/queue.ts';
 import type { DeliverJob, FanoutJob, Notifier } from './notifications.service.ts';
 
 /** Registers the notification workers on the queue (in the API process or a `worker` process). */
@@ -7,6 +7,7 @@ export async function startNotificationWorkers(
   queue: Queue,
   notifier: Notifier,
   concurrency = 4,
+  onError: (error: unknown) => void = () => {},
 ): Promise<void> {
   await queue.work<FanoutJob>(
     Queues.fanout.name,
@@ -15,10 +16,8 @@ export async function startNotificationWorkers(
   );
   await queue.work<DeliverJob>(
     Queues.deliver.name,
-    { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 0.5, includeMetadata: true },
-    async ([job]) => {
-      const j = job as JobWithMetadata<DeliverJob>;
-      await notifier.deliverBatch(j.data, j.retryCount >= j.retryLimit);
-    },
+    { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 0.5 },
+    async ([job]) => notifier.deliverBatch(job!.data),
   );
+  notifier.startRecovery(onError);
 }

@@ -1,7 +1,16 @@
 import type { Queryable } from '../../platform/db.ts';
-import type { Channel, Outcome, Outgoing } from './notifications.channels.ts';
+import type { Channel, Outgoing } from './notifications.channels.ts';
 
-export const Statuses = ['queued', 'sending', 'sent', 'delivered', 'failed', 'bounced'] as const;
+export const Statuses = [
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'failed',
+  'bounced',
+  'suppressed',
+  'cancelled',
+] as const;
 export type Status = (typeof Statuses)[number];
 
 export type NotificationRow = {
@@ -23,12 +32,13 @@ export type NotificationRow = {
   sentAt: Date | null;
   deliveredAt: Date | null;
   failedAt: Date | null;
+  receipts: Record<string, string>;
 };
 
 const columns = `id, merchant_id AS "merchantId", kind, send_id AS "sendId", campaign_id AS "campaignId",
   customer_id AS "customerId", variant, channel, recipient, status, attempts, last_error AS "lastError",
   response AS receipt, idempotency_key AS "idempotencyKey", created_at AS "createdAt", sent_at AS "sentAt",
-  delivered_at AS "deliveredAt", failed_at AS "failedAt"`;
+  delivered_at AS "deliveredAt", failed_at AS "failedAt", receipts`;
 
 export async function insertNotification(
   db: Queryable,
@@ -56,72 +66,7 @@ export async function findNotification(db: Queryable, merchantId: string, id: st
   return rows[0];
 }
 
-/**
- * Moves a notification to `sending` and counts the attempt. A notification already `sending`
- * is claimed again: that is the re-delivery after a worker died mid-attempt, and it carries
- * the same idempotency key.
- */
-export async function claimForDelivery(
-  db: Queryable,
-  id: string,
-): Promise<(Outgoing & { attempts: number }) | undefined> {
-  const { rows } = await db.query<Outgoing & { attempts: number }>(
-    `UPDATE notifications SET status = 'sending', attempts = attempts + 1
-      WHERE id = $1 AND status IN ('queued', 'sending')
-      RETURNING id, merchant_id AS "merchantId", channel, recipient, idempotency_key AS "idempotencyKey",
-                payload, attempts`,
-    [id],
-  );
-  return rows[0];
-}
-
-/** Records the attempt and moves the status forward; a transient error leaves it `sending` unless final. */
-export async function recordOutcome(
-  db: Queryable,
-  id: string,
-  attempt: number,
-  outcome: Outcome,
-  final: boolean,
-): Promise<Status> {
-  const status: Status =
-    outcome.outcome === 'delivered'
-      ? 'delivered'
-      : outcome.outcome === 'permanent_error'
-        ? outcome.bounced
-          ? 'bounced'
-          : 'failed'
-        : final
-          ? 'failed'
-          : 'sending';
-  await db.query(
-    `WITH attempt AS (
-       INSERT INTO notification_attempts (notification_id, attempt, outcome, latency_ms, response_code, error)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT DO NOTHING
-     )
-     UPDATE notifications
-        SET status = $7,
-            last_error = $6,
-            response = $8,
-            sent_at = CASE WHEN $7 = 'delivered' THEN coalesce(sent_at, now()) ELSE sent_at END,
-            delivered_at = CASE WHEN $7 = 'delivered' THEN now() ELSE delivered_at END,
-            failed_at = CASE WHEN $7 IN ('failed', 'bounced') THEN now() ELSE failed_at END
-      WHERE id = $1`,
-    [
-      id,
-      attempt,
-      outcome.outcome,
-      Math.round(outcome.latencyMs),
-      outcome.responseCode,
-      outcome.error,
-      status,
-      { responseCode: outcome.responseCode, response: outcome.response, latencyMs: outcome.latencyMs },
-    ],
-  );
-  return status;
-}
-
-export type DeliveryCounts = Record<Status, number> & { total: number };
+export type DeliveryCounts = Record<Status, number> & { total: number; retries: number; retried: number };
 
 export async function deliveryCounts(
   db: Queryable,
@@ -142,20 +87,54 @@ export async function deliveryCounts(
     params.push(f.since);
     where.push(`created_at >= $${params.length}`);
   }
-  const { rows } = await db.query<{ status: Status; n: number }>(
-    `SELECT status, count(*) AS n FROM notifications WHERE ${where.join(' AND ')} GROUP BY status`,
+  const { rows } = await db.query<{ status: Status; n: number; retries: number; retried: number }>(
+    `SELECT status, count(*) AS n, sum(greatest(attempts - 1, 0))::int AS retries,
+            count(*) FILTER (WHERE attempts > 1) AS retried
+       FROM notifications WHERE ${where.join(' AND ')} GROUP BY status`,
     params,
   );
   return tally(rows);
 }
 
-function tally(rows: { status: Status; n: number }[]): DeliveryCounts {
-  const counts = { queued: 0, sending: 0, sent: 0, delivered: 0, failed: 0, bounced: 0, total: 0 };
+function tally(rows: { status: Status; n: number; retries?: number; retried?: number }[]): DeliveryCounts {
+  const counts: DeliveryCounts = {
+    queued: 0,
+    sending: 0,
+    sent: 0,
+    delivered: 0,
+    failed: 0,
+    bounced: 0,
+    suppressed: 0,
+    cancelled: 0,
+    total: 0,
+    retries: 0,
+    retried: 0,
+  };
   for (const r of rows) {
     counts[r.status] = r.n;
     counts.total += r.n;
+    counts.retries += r.retries ?? 0;
+    counts.retried += r.retried ?? 0;
   }
   return counts;
+}
+
+/** A displayed/opened confirmation; the first time of each is kept. */
+export async function recordReceipt(
+  db: Queryable,
+  id: string,
+  event: string,
+  check: { merchantId?: string; token?: string },
+): Promise<Record<string, string> | undefined> {
+  const { rows } = await db.query<{ receipts: Record<string, string> }>(
+    `UPDATE notifications
+        SET receipts = receipts || jsonb_build_object($2::text, coalesce(receipts->>$2, to_jsonb(now())#>>'{}'))
+      WHERE id = $1 AND ($3::uuid IS NULL OR merchant_id = $3) AND ($4::uuid IS NULL OR idempotency_key = $4)
+        AND ($3::uuid IS NOT NULL OR $4::uuid IS NOT NULL)
+      RETURNING receipts`,
+    [id, event, check.merchantId ?? null, check.token ?? null],
+  );
+  return rows[0]?.receipts;
 }
 
 export async function sendCounts(db: Queryable, sendId: string): Promise<DeliveryCounts> {

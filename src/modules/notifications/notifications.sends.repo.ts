@@ -1,13 +1,17 @@
 import type { Queryable } from '../../platform/db.ts';
 import { audienceWhere, type Segment } from '../customers/customers.repo.ts';
 import type { Channel } from './notifications.channels.ts';
+import type { Status } from './notifications.repo.ts';
+
+export const SendStatuses = ['ready', 'sending', 'paused', 'completed', 'cancelled'] as const;
+export type SendStatus = (typeof SendStatuses)[number];
 
 export type SendRow = {
   id: string;
   merchantId: string;
   campaignId: string;
   channel: Channel;
-  status: 'ready' | 'sending' | 'completed' | 'cancelled';
+  status: SendStatus;
   recipients: number;
   createdAt: Date;
   startedAt: Date | null;
@@ -140,8 +144,12 @@ export async function fanOutBatch(
         WHERE ${audience.sql} AND c.id > $3 ORDER BY c.id LIMIT $4
      ),
      ins AS (
-       INSERT INTO notifications (merchant_id, kind, send_id, campaign_id, customer_id, variant, channel, recipient, payload)
+       INSERT INTO notifications (merchant_id, kind, send_id, campaign_id, customer_id, variant, channel, recipient, status, payload)
        SELECT b_merchant, 'campaign', $1, $2, b.id, pick.name, '${send.channel}', ${recipientColumn[send.channel]},
+              CASE WHEN EXISTS (SELECT 1 FROM notification_suppressions x
+                                 WHERE x.merchant_id = b_merchant AND x.channel = '${send.channel}'
+                                   AND x.address = ${recipientColumn[send.channel]})
+                   THEN 'suppressed' ELSE 'queued' END,
               jsonb_build_object('subject', pick.content->>'subject', 'text', pick.content->>'body',
                                  'data', jsonb_build_object('type', 'campaign', 'campaignId', $2::uuid, 'variant', pick.name))
          FROM batch b
@@ -152,9 +160,9 @@ export async function fanOutBatch(
             ORDER BY v.upto LIMIT 1
          ) pick
        ON CONFLICT (send_id, customer_id, channel) WHERE send_id IS NOT NULL DO NOTHING
-       RETURNING id
+       RETURNING id, status
      )
-     SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, ARRAY(SELECT id FROM ins) AS ids`,
+     SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, ARRAY(SELECT id FROM ins WHERE status = 'queued') AS ids`,
     [send.id, send.campaignId, after, size, ...audience.params],
   );
   return rows[0]!;
@@ -178,4 +186,108 @@ export async function completeIfDone(db: Queryable, id: string): Promise<boolean
     [id],
   );
   return rowCount === 1;
+}
+
+/** The send's notifications that are waiting (not held by a worker), for resume: in chunks for delivery jobs. */
+export async function waitingIds(db: Queryable, sendId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM notifications
+      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+    [sendId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Cancelling: what has not gone out is `cancelled`; what a worker holds right now finishes. */
+export async function cancelWaiting(db: Queryable, sendId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE notifications SET status = 'cancelled', next_attempt_at = NULL
+      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+    [sendId],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * retry-failed: the send's `failed` notifications are queued again, the one transition back a
+ * user asks for explicitly. Their attempts history stays; the idempotency key stays too.
+ */
+export async function requeueFailed(db: Queryable, sendId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE notifications SET status = 'queued', failed_at = NULL, next_attempt_at = NULL
+      WHERE send_id = $1 AND status = 'failed' RETURNING id`,
+    [sendId],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function reopenSend(db: Queryable, sendId: string): Promise<void> {
+  await db.query(
+    `UPDATE notification_sends SET status = 'sending', completed_at = NULL WHERE id = $1 AND status IN ('completed', 'sending')`,
+    [sendId],
+  );
+}
+
+export type RecipientRow = {
+  id: string;
+  customerId: string | null;
+  externalId: string | null;
+  recipient: string;
+  variant: string | null;
+  status: Status;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+  failedAt: Date | null;
+  receipts: Record<string, string>;
+};
+
+/** Who did and who did not receive: one page of the send's notifications, by status. */
+export async function listRecipients(
+  db: Queryable,
+  sendId: string,
+  f: { statuses?: string[]; limit: number; after?: { createdAt: string; id: string } },
+): Promise<RecipientRow[]> {
+  const params: unknown[] = [sendId, f.limit + 1];
+  const where = ['n.send_id = $1'];
+  if (f.statuses && f.statuses.length > 0) {
+    params.push(f.statuses);
+    where.push(`n.status = ANY($${params.length}::text[])`);
+  }
+  if (f.after) {
+    params.push(f.after.createdAt, f.after.id);
+    // the cursor carries milliseconds; PostgreSQL keeps microseconds
+    where.push(
+      `(date_trunc('milliseconds', n.created_at), n.id) > ($${params.length - 1}::timestamptz, $${params.length}::uuid)`,
+    );
+  }
+  const { rows } = await db.query<RecipientRow>(
+    `SELECT n.id, n.customer_id AS "customerId", c.external_id AS "externalId", n.recipient, n.variant, n.status,
+            n.attempts, n.last_error AS "lastError", date_trunc('milliseconds', n.created_at) AS "createdAt", n.delivered_at AS "deliveredAt",
+            n.failed_at AS "failedAt", n.receipts
+       FROM notifications n LEFT JOIN customers c ON c.id = n.customer_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY date_trunc('milliseconds', n.created_at), n.id LIMIT $2`,
+    params,
+  );
+  return rows;
+}
+
+export async function fanoutHeartbeat(db: Queryable, sendId: string): Promise<void> {
+  await db.query('UPDATE notification_sends SET fanout_heartbeat_at = now() WHERE id = $1', [sendId]);
+}
+
+/** Sending sends whose fan-out stopped without finishing (its worker died): claimed for a new fan-out job. */
+export async function takeStalledFanouts(db: Queryable, leaseSeconds: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE notification_sends SET fanout_heartbeat_at = now()
+      WHERE id IN (SELECT id FROM notification_sends
+                    WHERE status = 'sending' AND fanned_out_at IS NULL
+                      AND coalesce(fanout_heartbeat_at, started_at) < now() - make_interval(secs => $1)
+                    FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+    [leaseSeconds],
+  );
+  return rows.map((r) => r.id);
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { GAUGES } from '../../ops/ops-metrics.ts';
 import type { Db } from '../../platform/db.ts';
-import { notificationQueueDepth, recentDeliveryRate, replicaLags } from './ops.repo.ts';
+import { recentDeliveryRate, replicaLags } from './ops.repo.ts';
 
 function memoryUsage(): number {
   try {
@@ -59,7 +59,6 @@ export function registerOpsGauges(registry: Registry, db: Db): void {
     | {
         at: number;
         read: Promise<{
-          depth: number | null;
           rate: number | null;
           lags: { replica: string; seconds: number }[];
         }>;
@@ -69,27 +68,14 @@ export function registerOpsGauges(registry: Registry, db: Db): void {
     if (!cached || Date.now() - cached.at > 500) {
       cached = {
         at: Date.now(),
-        read: Promise.all([
-          notificationQueueDepth(db).catch(() => null),
-          recentDeliveryRate(db).catch(() => null),
-          replicaLags(db).catch(() => []),
-        ]).then(([depth, rate, lags]) => ({ depth, rate, lags })),
+        read: Promise.all([recentDeliveryRate(db).catch(() => null), replicaLags(db).catch(() => [])]).then(
+          ([rate, lags]) => ({ rate, lags }),
+        ),
       };
     }
     return cached.read;
   };
-  // labelled, so that "no value" (no queue schema, nothing sent yet) exports nothing rather than 0
-  new Gauge({
-    name: GAUGES.queue,
-    help: 'Notification jobs waiting',
-    labelNames: ['queues'],
-    registers: [registry],
-    async collect() {
-      const { depth } = await readDatabase();
-      this.reset();
-      if (depth !== null) this.set({ queues: 'notifications' }, depth);
-    },
-  });
+  // the notification queue's depth is exported by the notifications module (one gauge per name)
   new Gauge({
     name: GAUGES.delivery,
     help: 'Notifications delivered among those finished in the last hour (0..1)',

@@ -1,18 +1,5 @@
 import type { Queryable } from '../../platform/db.ts';
-import { Queues } from '../../platform/queue.ts';
 
-/** Notification jobs waiting in pg-boss (created or waiting for a retry); null without a queue schema. */
-export async function notificationQueueDepth(db: Queryable): Promise<number | null> {
-  const exists = await db.query<{ ok: boolean }>(`SELECT to_regclass('pgboss.job') IS NOT NULL AS ok`);
-  if (!exists.rows[0]!.ok) return null;
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pgboss.job WHERE name = ANY($1) AND state IN ('created', 'retry')`,
-    [[Queues.fanout.name, Queues.deliver.name]],
-  );
-  return rows[0]!.n;
-}
-
-/** Delivered among the notifications that reached a final state in the last hour; null when none did. */
 export async function recentDeliveryRate(db: Queryable): Promise<number | null> {
   const { rows } = await db.query<{ delivered: number; final: number }>(
     `SELECT count(*) FILTER (WHERE status = 'delivered')::int AS delivered,

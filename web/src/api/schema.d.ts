@@ -1868,8 +1868,15 @@ export type paths = {
           "application/json": {
             /** @enum {unknown} */
             channel: "email" | "webhook" | "push";
-            /** @description an email address or a webhook URL */
-            to: string;
+            /** @description email: an address; webhook: an http(s) URL; push: the browser PushSubscription (subscription.toJSON()), as an object or its JSON text */
+            to: string | ({
+              endpoint: string;
+              expirationTime?: number | null;
+              keys: {
+                p256dh: string;
+                auth: string;
+              };
+            });
             subject?: string;
             message?: string;
           };
@@ -1891,7 +1898,7 @@ export type paths = {
               channel: "email" | "webhook" | "push";
               recipient: string;
               /** @enum {unknown} */
-              status: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced";
+              status: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "suppressed" | "cancelled";
               attempts: number;
               lastError: string | null;
               receipt: ({
@@ -1899,6 +1906,10 @@ export type paths = {
                 response: string | null;
                 latencyMs: number;
               }) | null;
+              /** @description displayed / opened confirmations from the receiving app, with the time of the first */
+              receipts: {
+                [key: string]: string;
+              };
               /** Format: uuid */
               idempotencyKey: string;
               /** Format: date-time */
@@ -1967,9 +1978,18 @@ export type paths = {
               delivered: number;
               failed: number;
               bounced: number;
+              suppressed: number;
+              cancelled: number;
+              /** @description finished notifications: delivered, failed, bounced, suppressed */
+              attempted: number;
               pending: number;
               total: number;
+              /** @description attempts beyond the first, counted apart from notifications */
+              retries: number;
+              retriedNotifications: number;
               windowHours: number | null;
+              campaignId: string | null;
+              channel: ("email" | "webhook" | "push") | null;
             };
           };
         };
@@ -2035,7 +2055,7 @@ export type paths = {
               channel: "email" | "webhook" | "push";
               recipient: string;
               /** @enum {unknown} */
-              status: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced";
+              status: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "suppressed" | "cancelled";
               attempts: number;
               lastError: string | null;
               receipt: ({
@@ -2043,6 +2063,10 @@ export type paths = {
                 response: string | null;
                 latencyMs: number;
               }) | null;
+              /** @description displayed / opened confirmations from the receiving app, with the time of the first */
+              receipts: {
+                [key: string]: string;
+              };
               /** Format: uuid */
               idempotencyKey: string;
               /** Format: date-time */
@@ -2115,7 +2139,7 @@ export type paths = {
               /** @enum {unknown} */
               channel: "email" | "webhook" | "push";
               /** @enum {unknown} */
-              status: "ready" | "sending" | "completed" | "cancelled";
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
               recipients: number;
               /** Format: date-time */
               createdAt: string;
@@ -2128,7 +2152,11 @@ export type paths = {
                 delivered: number;
                 failed: number;
                 bounced: number;
+                suppressed: number;
+                cancelled: number;
                 total: number;
+                retries: number;
+                retried: number;
               };
             };
           };
@@ -2191,7 +2219,7 @@ export type paths = {
               /** @enum {unknown} */
               channel: "email" | "webhook" | "push";
               /** @enum {unknown} */
-              status: "ready" | "sending" | "completed" | "cancelled";
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
               recipients: number;
               /** Format: date-time */
               createdAt: string;
@@ -2204,7 +2232,11 @@ export type paths = {
                 delivered: number;
                 failed: number;
                 bounced: number;
+                suppressed: number;
+                cancelled: number;
                 total: number;
+                retries: number;
+                retried: number;
               };
             };
           };
@@ -2267,7 +2299,7 @@ export type paths = {
               /** @enum {unknown} */
               channel: "email" | "webhook" | "push";
               /** @enum {unknown} */
-              status: "ready" | "sending" | "completed" | "cancelled";
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
               recipients: number;
               /** Format: date-time */
               createdAt: string;
@@ -2280,7 +2312,660 @@ export type paths = {
                 delivered: number;
                 failed: number;
                 bounced: number;
+                suppressed: number;
+                cancelled: number;
                 total: number;
+                retries: number;
+                retried: number;
+              };
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/campaign/{id}/pause": {
+    /** Pause a sending notification campaign (in-flight deliveries finish) */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              /** Format: uuid */
+              campaignId: string;
+              /** @enum {unknown} */
+              channel: "email" | "webhook" | "push";
+              /** @enum {unknown} */
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
+              recipients: number;
+              /** Format: date-time */
+              createdAt: string;
+              startedAt: string | null;
+              completedAt: string | null;
+              counts?: {
+                queued: number;
+                sending: number;
+                sent: number;
+                delivered: number;
+                failed: number;
+                bounced: number;
+                suppressed: number;
+                cancelled: number;
+                total: number;
+                retries: number;
+                retried: number;
+              };
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/campaign/{id}/resume": {
+    /** Resume a paused notification campaign */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              /** Format: uuid */
+              campaignId: string;
+              /** @enum {unknown} */
+              channel: "email" | "webhook" | "push";
+              /** @enum {unknown} */
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
+              recipients: number;
+              /** Format: date-time */
+              createdAt: string;
+              startedAt: string | null;
+              completedAt: string | null;
+              counts?: {
+                queued: number;
+                sending: number;
+                sent: number;
+                delivered: number;
+                failed: number;
+                bounced: number;
+                suppressed: number;
+                cancelled: number;
+                total: number;
+                retries: number;
+                retried: number;
+              };
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/campaign/{id}/cancel": {
+    /** Cancel: what has not gone out is cancelled */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              /** Format: uuid */
+              campaignId: string;
+              /** @enum {unknown} */
+              channel: "email" | "webhook" | "push";
+              /** @enum {unknown} */
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
+              recipients: number;
+              /** Format: date-time */
+              createdAt: string;
+              startedAt: string | null;
+              completedAt: string | null;
+              counts?: {
+                queued: number;
+                sending: number;
+                sent: number;
+                delivered: number;
+                failed: number;
+                bounced: number;
+                suppressed: number;
+                cancelled: number;
+                total: number;
+                retries: number;
+                retried: number;
+              };
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/campaign/{id}/retry-failed": {
+    /** Queue the campaign's failed notifications again (same idempotency keys) */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          content: {
+            "application/json": ({
+              /** Format: uuid */
+              id: string;
+              /** Format: uuid */
+              campaignId: string;
+              /** @enum {unknown} */
+              channel: "email" | "webhook" | "push";
+              /** @enum {unknown} */
+              status: "ready" | "sending" | "paused" | "completed" | "cancelled";
+              recipients: number;
+              /** Format: date-time */
+              createdAt: string;
+              startedAt: string | null;
+              completedAt: string | null;
+              counts?: {
+                queued: number;
+                sending: number;
+                sent: number;
+                delivered: number;
+                failed: number;
+                bounced: number;
+                suppressed: number;
+                cancelled: number;
+                total: number;
+                retries: number;
+                retried: number;
+              };
+            }) & {
+              retried: number;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/campaign/{id}/recipients": {
+    /** Who did and who did not receive the campaign, by status */
+    get: {
+      parameters: {
+        query?: {
+          /** @description one status, or 'undelivered' for everyone who did not receive it */
+          status?: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "suppressed" | "cancelled" | "undelivered";
+          limit?: number;
+          cursor?: string;
+        };
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              items: ({
+                  /** Format: uuid */
+                  id: string;
+                  customerId: string | null;
+                  externalId: string | null;
+                  recipient: string;
+                  variant: string | null;
+                  /** @enum {unknown} */
+                  status: "queued" | "sending" | "sent" | "delivered" | "failed" | "bounced" | "suppressed" | "cancelled";
+                  attempts: number;
+                  lastError: string | null;
+                  /** Format: date-time */
+                  createdAt: string;
+                  deliveredAt: string | null;
+                  failedAt: string | null;
+                  receipts: {
+                    [key: string]: string;
+                  };
+                })[];
+              nextCursor: string | null;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/suppressions": {
+    /** Never message this address again on this channel */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @enum {unknown} */
+            channel: "email" | "webhook" | "push";
+            address: string;
+            note?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              /** @enum {unknown} */
+              channel: "email" | "webhook" | "push";
+              address: string;
+              reason: string;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/merchants/me/webhook-secret/rotate": {
+    /** A new webhook signing secret; the previous one keeps verifying for WEBHOOK_SECRET_OVERLAP_HOURS */
+    post: {
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              /** @description the new signing secret (whsec_…), shown once */
+              secret: string;
+              previousValidUntil: string | null;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/push/vapid-public-key": {
+    /** The VAPID public key for pushManager.subscribe({ applicationServerKey }) */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** @description the applicationServerKey for pushManager.subscribe, base64url */
+              publicKey: string;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/notifications/{id}/receipt": {
+    /** Confirm a notification was displayed or opened: with the push payload's receipt.token, or a Bearer token of the merchant */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @enum {unknown} */
+            event: "displayed" | "opened" | "clicked" | "dismissed";
+            /**
+             * Format: uuid
+             * @description the push payload's receipt.token (not needed with a Bearer token)
+             */
+            token?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              receipts: {
+                [key: string]: string;
               };
             };
           };
@@ -2468,6 +3153,9 @@ export type paths = {
   "/api/analytics/campaign/{id}/metrics": {
     get: {
       parameters: {
+        query: {
+          interval: "hour" | "day";
+        };
         path: {
           id: string;
         };
@@ -2476,7 +3164,7 @@ export type paths = {
         /** @description Default Response */
         200: {
           content: {
-            "application/json": {
+            "application/json": ({
               /** Format: uuid */
               campaignId: string;
               name: string;
@@ -2500,7 +3188,338 @@ export type paths = {
               roi: number | null;
               /** @description null while its denominator is 0 */
               cpa: number | null;
+            })) & ({
+              /** @description incremental revenue against the holdout, less spend, over spend; null without a holdout baseline */
+              incrementalRoi: number | null;
+              /** @description 95 % interval */
+              incrementalRoiInterval: [number, number] | null;
+              incremental: ({
+                treatedCustomers: number;
+                heldOutCustomers: number;
+                revenuePerTreated: number;
+                revenuePerHeldOut: number;
+                /** @description (revenue per treated − per held-out customer) × treated customers */
+                incrementalRevenue: number;
+                incrementalRevenueInterval: [number, number];
+                /** @description null while its denominator is 0 */
+                roi: number | null;
+                roiInterval: [number, number] | null;
+                /** Format: date-time */
+                since: string;
+                /** Format: date-time */
+                until: string;
+                /** Format: date-time */
+                computedAt: string;
+              }) | null;
+              interval: string;
+              /** @description per hour over the last 7 days, or per day over the last 90 (UTC) */
+              series: ({
+                  /** Format: date-time */
+                  at: string;
+                } & ({
+                  impressions: number;
+                  opens: number;
+                  clicks: number;
+                  conversions: number;
+                  transactions: number;
+                  messagesSent: number;
+                  /** @description attributed transaction amounts */
+                  revenue: number;
+                  /** @description messages sent × unit cost + rewards on attributed revenue */
+                  spend: number;
+                  /** @description null while its denominator is 0 */
+                  ctr: number | null;
+                  /** @description null while its denominator is 0 */
+                  conversionRate: number | null;
+                  /** @description null while its denominator is 0 */
+                  roi: number | null;
+                  /** @description null while its denominator is 0 */
+                  cpa: number | null;
+                }))[];
             });
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/analytics/campaign/{id}/experiment": {
+    /** A/B result: per-variant rates, lift, fixed and sequential tests, SRM check and verdict */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              campaignId: string;
+              adaptive: boolean;
+              control: string;
+              variants: (({
+                  name: string;
+                  weight: number;
+                  /** @description customers with an event of this variant */
+                  exposed: number;
+                  /** @description of them, customers with a conversion */
+                  converted: number;
+                  /** @description null while its denominator is 0 */
+                  unitConversionRate: number | null;
+                }) & ({
+                  impressions: number;
+                  opens: number;
+                  clicks: number;
+                  conversions: number;
+                  transactions: number;
+                  messagesSent: number;
+                  /** @description attributed transaction amounts */
+                  revenue: number;
+                  /** @description messages sent × unit cost + rewards on attributed revenue */
+                  spend: number;
+                  /** @description null while its denominator is 0 */
+                  ctr: number | null;
+                  /** @description null while its denominator is 0 */
+                  conversionRate: number | null;
+                  /** @description null while its denominator is 0 */
+                  roi: number | null;
+                  /** @description null while its denominator is 0 */
+                  cpa: number | null;
+                }))[];
+              comparisons: ({
+                  variant: string;
+                  against: string;
+                  /** @description null while its denominator is 0 */
+                  rate: number | null;
+                  /** @description null while its denominator is 0 */
+                  controlRate: number | null;
+                  /** @description null while its denominator is 0 */
+                  difference: number | null;
+                  differenceInterval: [number, number] | null;
+                  /** @description rate / control rate − 1 */
+                  lift: number | null;
+                  liftInterval: [number, number] | null;
+                  zScore: number;
+                  /** @description two-proportion z-test, fixed horizon */
+                  pValue: number;
+                  sequential: {
+                    /** @description always-valid p-value (mixture SPRT) */
+                    pValue: number;
+                    /** @description confidence sequence */
+                    differenceInterval: [number, number] | null;
+                    significant: boolean;
+                  };
+                  alpha: number;
+                })[];
+              srm: {
+                units: string;
+                chiSquare: number;
+                degreesOfFreedom: number;
+                pValue: number;
+                expected: number[];
+                mismatch: boolean;
+                checked: boolean;
+              };
+              /** @enum {unknown} */
+              verdict: "winner" | "no difference" | "keep running" | "invalid: SRM";
+              winner: string | null;
+              reason: string;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/analytics/campaign/{id}/allocation": {
+    /** Adaptive allocation setting and the history of weight changes */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              campaignId: string;
+              enabled: boolean;
+              floor: number;
+              history: {
+                  /** Format: date-time */
+                  at: string;
+                  weights: {
+                    [key: string]: number;
+                  };
+                  probabilityBest: {
+                    [key: string]: number;
+                  };
+                  units: {
+                    [key: string]: {
+                      exposed: number;
+                      converted: number;
+                    };
+                  };
+                }[];
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+    /** Opt a campaign in or out of adaptive allocation (Thompson sampling on conversion) */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            enabled: boolean;
+            /** @description the least share each variant keeps (default 0.05) */
+            floor?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              campaignId: string;
+              enabled: boolean;
+              floor: number;
+              history: {
+                  /** Format: date-time */
+                  at: string;
+                  weights: {
+                    [key: string]: number;
+                  };
+                  probabilityBest: {
+                    [key: string]: number;
+                  };
+                  units: {
+                    [key: string]: {
+                      exposed: number;
+                      converted: number;
+                    };
+                  };
+                }[];
+            };
           };
         };
         /** @description RFC 9457 problem details with a stable `code` */
@@ -2686,6 +3705,23 @@ export type paths = {
                 })) & {
                   rank: number;
                 })[];
+              trend: {
+                days: number;
+                /** @description attributed revenue of the last half of the window against the half before */
+                revenueChange: number | null;
+                series: ({
+                    /** Format: date-time */
+                    at: string;
+                    impressions: number;
+                    clicks: number;
+                    conversions: number;
+                    revenue: number;
+                    /** @description null while its denominator is 0 */
+                    ctr: number | null;
+                    /** @description null while its denominator is 0 */
+                    conversionRate: number | null;
+                  })[];
+              };
             };
           };
         };
@@ -2822,6 +3858,415 @@ export type paths = {
               sizeBytes: number;
               /** Format: date-time */
               receivedAt: string;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/ops/overview": {
+    /** The critical metrics against their targets, recent deployments and incidents */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              metrics: ({
+                  key: string;
+                  label: string;
+                  target: string;
+                  value: number | null;
+                  unit: string;
+                  state: "green" | "yellow" | "red" | "unknown";
+                })[];
+              deployments: {
+                  [key: string]: unknown;
+                }[];
+              incidents: ({
+                  /** Format: uuid */
+                  id: string;
+                  rule: string;
+                  groupKey: string;
+                  title: string;
+                  status: "open" | "acknowledged" | "resolved";
+                  level: number;
+                  value: number | null;
+                  threshold: number | null;
+                  /** Format: date-time */
+                  openedAt: string;
+                  acknowledgedAt: string | null;
+                  acknowledgedBy: string | null;
+                  resolvedAt: string | null;
+                  resolvedBy: string | null;
+                  timeline?: ({
+                      /** Format: date-time */
+                      at: string;
+                      kind: string;
+                      level: number | null;
+                      message: string;
+                      details: {
+                        [key: string]: unknown;
+                      };
+                    })[];
+                })[];
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/ops/incidents": {
+    get: {
+      parameters: {
+        query: {
+          status?: "open" | "acknowledged" | "resolved";
+          limit: number;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              items: ({
+                  /** Format: uuid */
+                  id: string;
+                  rule: string;
+                  groupKey: string;
+                  title: string;
+                  status: "open" | "acknowledged" | "resolved";
+                  level: number;
+                  value: number | null;
+                  threshold: number | null;
+                  /** Format: date-time */
+                  openedAt: string;
+                  acknowledgedAt: string | null;
+                  acknowledgedBy: string | null;
+                  resolvedAt: string | null;
+                  resolvedBy: string | null;
+                  timeline?: ({
+                      /** Format: date-time */
+                      at: string;
+                      kind: string;
+                      level: number | null;
+                      message: string;
+                      details: {
+                        [key: string]: unknown;
+                      };
+                    })[];
+                })[];
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/ops/incidents/{id}": {
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              rule: string;
+              groupKey: string;
+              title: string;
+              status: "open" | "acknowledged" | "resolved";
+              level: number;
+              value: number | null;
+              threshold: number | null;
+              /** Format: date-time */
+              openedAt: string;
+              acknowledgedAt: string | null;
+              acknowledgedBy: string | null;
+              resolvedAt: string | null;
+              resolvedBy: string | null;
+              timeline?: ({
+                  /** Format: date-time */
+                  at: string;
+                  kind: string;
+                  level: number | null;
+                  message: string;
+                  details: {
+                    [key: string]: unknown;
+                  };
+                })[];
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/ops/incidents/{id}/ack": {
+    /** Acknowledge: stops the escalation */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              rule: string;
+              groupKey: string;
+              title: string;
+              status: "open" | "acknowledged" | "resolved";
+              level: number;
+              value: number | null;
+              threshold: number | null;
+              /** Format: date-time */
+              openedAt: string;
+              acknowledgedAt: string | null;
+              acknowledgedBy: string | null;
+              resolvedAt: string | null;
+              resolvedBy: string | null;
+              timeline?: ({
+                  /** Format: date-time */
+                  at: string;
+                  kind: string;
+                  level: number | null;
+                  message: string;
+                  details: {
+                    [key: string]: unknown;
+                  };
+                })[];
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "4XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description RFC 9457 problem details with a stable `code` */
+        "5XX": {
+          content: {
+            "application/json": {
+              type: string;
+              title: string;
+              status: number;
+              code: string;
+              detail: string;
+              instance: string;
+              errors?: {
+                  path: string;
+                  message: string;
+                }[];
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/ops/incidents/{id}/resolve": {
+    /** Resolve: closes the incident and sends the resolution notice */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** Format: uuid */
+              id: string;
+              rule: string;
+              groupKey: string;
+              title: string;
+              status: "open" | "acknowledged" | "resolved";
+              level: number;
+              value: number | null;
+              threshold: number | null;
+              /** Format: date-time */
+              openedAt: string;
+              acknowledgedAt: string | null;
+              acknowledgedBy: string | null;
+              resolvedAt: string | null;
+              resolvedBy: string | null;
+              timeline?: ({
+                  /** Format: date-time */
+                  at: string;
+                  kind: string;
+                  level: number | null;
+                  message: string;
+                  details: {
+                    [key: string]: unknown;
+                  };
+                })[];
             };
           };
         };

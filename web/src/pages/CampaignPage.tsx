@@ -34,7 +34,11 @@ export default function CampaignPage() {
           `/api/analytics/campaign/${encodeURIComponent(id)}/metrics?interval=day`,
         );
       }
-      const m = unwrap(await api.GET('/api/analytics/campaign/{id}/metrics', { params: { path: { id } } }));
+      const m = unwrap(
+        await api.GET('/api/analytics/campaign/{id}/metrics', {
+          params: { path: { id }, query: { interval: 'day' } },
+        }),
+      );
       return { ...m, series: undefined as SeriesPoint[] | undefined };
     },
     enabled: caps.ready,
