@@ -84,7 +84,8 @@ export function analyseExperiment(variants: VariantInput[], options: { adaptive?
   );
   const srmReport = {
     units: useAssigned ? ('messages sent' as const) : ('customers exposed' as const),
-    chiSquare: srm.chiSquare,
+    // no exposed unit yet: 0 / 0, reported as no value
+    chiSquare: Number.isFinite(srm.chiSquare) ? srm.chiSquare : null,
     degreesOfFreedom: srm.degreesOfFreedom,
     pValue: srm.pValue,
     expected: srm.expected,

@@ -99,7 +99,7 @@ export const Experiment = Type.Object({
   comparisons: Type.Array(Comparison),
   srm: Type.Object({
     units: Type.String(),
-    chiSquare: Type.Number(),
+    chiSquare: Type.Union([Type.Number(), Type.Null()], { description: 'null before any unit is exposed' }),
     degreesOfFreedom: Type.Integer(),
     pValue: Type.Number(),
     expected: Type.Array(Type.Number()),

@@ -204,6 +204,22 @@ describe('analytics from stored events and transactions', async () => {
     assert.equal(foreign.json().totals.campaigns, 0);
   });
 
+  it('answers the experiment of a campaign nobody has seen yet: keep running, no statistic', async () => {
+    const fresh = await post('/api/campaigns', {
+      name: 'Unseen',
+      channel: 'email',
+      budget: 1,
+      variants: [
+        { name: 'A', weight: 1 },
+        { name: 'B', weight: 1 },
+      ],
+    });
+    const res = await get(`/api/analytics/campaign/${fresh.json().id}/experiment`);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().verdict, 'keep running');
+    assert.equal(res.json().srm.chiSquare, null);
+  });
+
   it('refuses oversized batches and lets viewers read but not ingest', async () => {
     const events = Array.from({ length: 10_001 }, (_, i) => ({ id: `big${i}` }));
     const big = await post('/api/events', { events });
