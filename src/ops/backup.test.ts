@@ -18,7 +18,8 @@ describe('backup and restore (CLI)', async () => {
     MAILBOX_PORT: '0',
   };
   const db = new pg.Pool({ connectionString: url, max: 2 });
-  // restore ends the other sessions on its target database, this pool's idle ones included
+  // restore ends the other sessions on its target database, and the test database is dropped
+  // WITH (FORCE) when the file ends: this pool's idle connections may be cut either way
   db.on('error', () => {});
   const count = async (table: string) =>
     (await db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;

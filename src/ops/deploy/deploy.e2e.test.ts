@@ -22,6 +22,8 @@ import { steadyLoad } from '../../../test/load.ts';
 
 const databaseUrl = await testDatabase();
 const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+// the test database is dropped WITH (FORCE) when the file ends, maybe before this pool closes
+db.on('error', () => {});
 after(() => db.end());
 const deployment = await deployEnvironment(databaseUrl);
 const { dataDir, stableUrl } = deployment;
