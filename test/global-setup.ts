@@ -66,6 +66,10 @@ export async function globalTeardown() {
   }
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
+  const { rows } = await admin.query<{ name: string }>(
+    "SELECT datname AS name FROM pg_database WHERE datname LIKE 'swipesavvy\\_t\\_%'",
+  );
+  for (const { name } of rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
   await admin.end();
 }

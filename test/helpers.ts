@@ -19,7 +19,8 @@ function required(name: string): string {
 
 /**
  * A database of this test file's own, copied from the migrated template (or empty, with
- * `{ empty: true }`); dropped when the file ends.
+ * `{ empty: true }`). The global teardown drops them all once every file has ended: dropping
+ * one here, while the file's servers and pools may still be closing, would cut their connections.
  */
 export async function testDatabase(options: { empty?: boolean } = {}): Promise<string> {
   const adminUrl = required('SWIPESAVVY_TEST_ADMIN_URL');
@@ -29,12 +30,6 @@ export async function testDatabase(options: { empty?: boolean } = {}): Promise<s
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   await admin.end();
-  after(async () => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
   return withDatabase(adminUrl, name);
 }
 

@@ -411,18 +411,46 @@ export async function restoreInto(
           'This archive is in pg_dump format and needs pg_restore, which is not installed',
         );
       const { url: plain, env } = libpqEnv(url);
-      // --clean even into a fresh database: the archive creates schema public, which always exists
-      const args = [
-        '--no-owner',
-        '--exit-on-error',
-        '--single-transaction',
-        '--clean',
-        '--if-exists',
-        `--dbname=${plain}`,
-      ];
-      await phase(`pg_restore ${tools.major}`, () =>
-        runTool(tools.restore, [...args, path.join(dir, manifest.files[0]!.path)], env),
-      );
+      // pg_restore --clean cannot drop the inherited constraints of a partitioned table's
+      // partitions, so the archive becomes a script that replaces schema public as a whole,
+      // run by psql in one transaction: all or nothing, like the COPY archive.
+      const psql = path.join(path.dirname(tools.restore), 'psql');
+      if (!existsSync(psql)) {
+        throw new BackupError(
+          'BACKUP_TOOL_MISSING',
+          `Restoring a pg_dump archive needs psql next to ${tools.restore}`,
+        );
+      }
+      const script = path.join(dir, `.restore-${process.pid}.sql`);
+      try {
+        await phase(`pg_restore ${tools.major} (to a script)`, () =>
+          runTool(
+            tools.restore,
+            ['--no-owner', `--file=${script}`, path.join(dir, manifest.files[0]!.path)],
+            env,
+          ),
+        );
+        const body = readFileSync(script, 'utf8').replace(/^CREATE SCHEMA public;$/m, '');
+        writeFileSync(script, `DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n${body}`);
+        await phase('load the archive (one transaction)', () =>
+          runTool(
+            psql,
+            [
+              '--no-psqlrc',
+              '--quiet',
+              '--single-transaction',
+              '-v',
+              'ON_ERROR_STOP=1',
+              '-f',
+              script,
+              `--dbname=${plain}`,
+            ],
+            env,
+          ),
+        );
+      } finally {
+        rmSync(script, { force: true });
+      }
     } else {
       const migrations = archiveMigrations(manifest);
       await client.query('BEGIN');

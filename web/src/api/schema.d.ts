@@ -3351,7 +3351,8 @@ export type paths = {
                 })[];
               srm: {
                 units: string;
-                chiSquare: number;
+                /** @description null before any unit is exposed */
+                chiSquare: number | null;
                 degreesOfFreedom: number;
                 pValue: number;
                 expected: number[];
