@@ -15,6 +15,10 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     customers: { type: 'string', default: '5000' },
+    // writes the server's V8 CPU profile (open it in Chrome DevTools) to this directory
+    'cpu-prof': { type: 'string' },
+    // only the routes whose name contains this text (the baseline always runs)
+    only: { type: 'string' },
   },
 });
 const duration = Number(values.duration);
@@ -51,6 +55,9 @@ const env = {
   LOG_LEVEL: 'warn',
   DB_POOL_MAX: '20',
 };
+const serverEnv = values['cpu-prof']
+  ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(values['cpu-prof'])}` }
+  : env;
 const base = `http://127.0.0.1:${port}`;
 let server: ChildProcess | undefined;
 
@@ -58,7 +65,7 @@ try {
   console.error(`▸ loading demo data (${values.customers} customers)`);
   await run(['seed-demo', '--customers', values.customers], env);
   console.error('▸ starting the server');
-  server = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  server = spawn(process.execPath, [CLI, 'start'], { env: serverEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     const ok = await fetch(`${base}/api/health`).then(
       (r) => r.ok,
@@ -102,6 +109,7 @@ try {
   const results: { name: string; rps: number; p50: number; p99: number; errors: number; read: boolean }[] =
     [];
   for (const route of routes) {
+    if (values.only && results.length > 0 && !route.name.includes(values.only)) continue;
     process.stderr.write(`▸ ${route.name} (${duration} s, ${connections} connections) … `);
     // a short unmeasured run first: JIT, pool connections and PostgreSQL's caches warm up
     await autocannon({

@@ -23,12 +23,13 @@ export async function campaignCounts(
 ): Promise<Map<string, Counts>> {
   const filter = campaignIds ? 'AND campaign_id = ANY($2::uuid[])' : '';
   const params = campaignIds ? [merchantId, campaignIds] : [merchantId];
-  const { rows } = await db.query<Counts & { campaignId: string }>(
-    `SELECT campaign_id AS "campaignId", ${sums}
+  const { rows } = await db.query<Counts & { campaignId: string }>({
+    name: campaignIds ? 'campaign-counts-some' : 'campaign-counts-all',
+    text: `SELECT campaign_id AS "campaignId", ${sums}
        FROM analytics_daily WHERE merchant_id = $1 ${filter}
       GROUP BY campaign_id`,
-    params,
-  );
+    values: params,
+  });
   return new Map(rows.map(({ campaignId, ...counts }) => [campaignId, counts]));
 }
 
@@ -42,12 +43,13 @@ export async function campaignSeries(
   interval: Interval,
   since: Date,
 ): Promise<SeriesPoint[]> {
-  const { rows } = await db.query<SeriesPoint>(
-    `SELECT date_trunc($2, hour, 'UTC') AS at, ${sums}
+  const { rows } = await db.query<SeriesPoint>({
+    name: 'campaign-series',
+    text: `SELECT date_trunc($2, hour, 'UTC') AS at, ${sums}
        FROM analytics_hourly WHERE campaign_id = $1 AND hour >= $3
       GROUP BY 1 ORDER BY 1`,
-    [campaignId, interval, since],
-  );
+    values: [campaignId, interval, since],
+  });
   return rows;
 }
 
@@ -57,12 +59,13 @@ export async function portfolioSeries(
   merchantId: string,
   since: Date,
 ): Promise<SeriesPoint[]> {
-  const { rows } = await db.query<SeriesPoint>(
-    `SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
+  const { rows } = await db.query<SeriesPoint>({
+    name: 'portfolio-series',
+    text: `SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
        FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
       GROUP BY day ORDER BY day`,
-    [merchantId, since],
-  );
+    values: [merchantId, since],
+  });
   return rows;
 }
 

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db.ts';
 import type { Cursor } from '../../platform/pagination.ts';
+import type { Counts } from '../analytics/analytics.repo.ts';
 import type { Segment } from '../customers/customers.repo.ts';
 import type { Channel } from '../notifications/notifications.channels.ts';
 import type {
@@ -109,10 +110,40 @@ export async function findCampaign(
   id: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<CampaignRow | undefined> {
-  const { rows } = await db.query<CampaignRow>(
-    `SELECT ${columns} FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
-    [id, merchantId],
-  );
+  const { rows } = await db.query<CampaignRow>({
+    name: options.forUpdate ? 'campaign-for-update' : 'campaign',
+    text: `SELECT ${columns} FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    values: [id, merchantId],
+  });
+  return rows[0];
+}
+
+/**
+ * A campaign with its all-time counts from the daily rollup, in one round trip: the read behind
+ * GET /api/campaigns/{id}. Named, so PostgreSQL plans it once per connection rather than per call.
+ */
+export async function findCampaignWithCounts(
+  db: Queryable,
+  merchantId: string,
+  id: string,
+): Promise<(CampaignRow & { counts: Counts }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { counts: Counts }>({
+    name: 'campaign-with-counts',
+    text: `SELECT ${columns},
+              json_build_object('impressions', coalesce(m.impressions, 0), 'opens', coalesce(m.opens, 0),
+                'clicks', coalesce(m.clicks, 0), 'conversions', coalesce(m.conversions, 0),
+                'transactions', coalesce(m.transactions, 0), 'revenue', coalesce(m.revenue, 0),
+                'messagesSent', coalesce(m.sent, 0)) AS counts
+         FROM campaigns c
+         LEFT JOIN LATERAL (
+           SELECT sum(d.impressions) AS impressions, sum(d.opens) AS opens, sum(d.clicks) AS clicks,
+                  sum(d.conversions) AS conversions, sum(d.transactions) AS transactions,
+                  sum(d.revenue) AS revenue, sum(d.sent) AS sent
+             FROM analytics_daily d WHERE d.campaign_id = c.id
+         ) m ON true
+        WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [id, merchantId],
+  });
   return rows[0];
 }
 
@@ -140,11 +171,14 @@ export async function listCampaigns(
     where.push(`(c.created_at, c.id) < ($${params.length - 1}, $${params.length})`);
   }
   params.push(f.limit + 1);
-  const { rows } = await db.query<CampaignRow>(
-    `SELECT ${columns} FROM campaigns c WHERE ${where.join(' AND ')}
+  // one named statement per combination of filters (at most 16): each planned once per connection
+  const name = `campaigns-list-${[f.status, f.channel, f.q, f.cursor].map((x) => (x ? 1 : 0)).join('')}`;
+  const { rows } = await db.query<CampaignRow>({
+    name,
+    text: `SELECT ${columns} FROM campaigns c WHERE ${where.join(' AND ')}
       ORDER BY c.created_at DESC, c.id DESC LIMIT $${params.length}`,
-    params,
-  );
+    values: params,
+  });
   return rows;
 }
 

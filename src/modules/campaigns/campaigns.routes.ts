@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../../app.ts';
 import { IdParams, problemResponses } from '../../platform/schemas.ts';
-import { createAnalyticsService } from '../analytics/analytics.service.ts';
+import { deriveMetrics } from '../analytics/analytics.service.ts';
 import { Can, requireRole } from '../auth/auth.plugin.ts';
 import {
   Campaign,
@@ -14,7 +14,6 @@ import { createCampaignsService } from './campaigns.service.ts';
 
 export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const campaigns = createCampaignsService(deps.db);
-  const analytics = createAnalyticsService(deps.db);
   app.addHook('onRequest', app.authenticate);
   const tags = ['campaigns'];
   const security = [{ bearer: [] }];
@@ -54,8 +53,11 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       },
     },
     async (request) => {
-      const campaign = await campaigns.get(request.principal.merchantId, request.params.id);
-      return { ...campaign, metrics: await analytics.metricsOf(campaign) };
+      const { counts, ...campaign } = await campaigns.getWithCounts(
+        request.principal.merchantId,
+        request.params.id,
+      );
+      return { ...campaign, metrics: deriveMetrics(counts, campaign) };
     },
   );
 

@@ -47,6 +47,13 @@ export function createCampaignsService(db: Db) {
   return {
     get,
 
+    /** The campaign with its all-time counts (one round trip). */
+    async getWithCounts(merchantId: string, id: string) {
+      const campaign = await repo.findCampaignWithCounts(db, merchantId, id);
+      if (!campaign) throw new AppError('CAMPAIGN_NOT_FOUND', `No campaign ${id}`);
+      return campaign;
+    },
+
     async create(principal: Principal, input: CreateCampaignBody) {
       const variants = input.variants ?? DEFAULT_VARIANTS;
       assertVariants(variants);
