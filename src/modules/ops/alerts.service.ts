@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { criticalMetrics, formatValue, type MetricValue, type Snapshot } from '../../ops/ops-metrics.ts';
 import { ALERT_RULES, CRITICAL_METRICS, ESCALATION } from '../../ops/thresholds.ts';
 import type { Config } from '../../platform/config.ts';
@@ -240,20 +241,67 @@ export async function resolveIncident(db: Db, config: Config, id: string, by: st
   return done;
 }
 
-/** Runs the evaluator every ALERTS_INTERVAL_SECONDS in this process; one tick at a time. */
+/** The advisory lock held by the one API process that evaluates alerts (see startAlertEvaluator). */
+export const ALERT_LEADER_LOCK_ID = 7_412_2026;
+
+/**
+ * Runs the evaluator every ALERTS_INTERVAL_SECONDS, one tick at a time, in one API process of all
+ * those sharing the database: each tick first makes sure this process holds the leader lock (a
+ * session advisory lock on a connection it keeps); a process that does not hold it skips the tick.
+ * Incidents are global, so two evaluators judging from their own traffic would open and resolve the
+ * same incident in turn. When the leader stops or its connection drops, the lock is released and the
+ * next process to tick takes over. Network-wide rates belong to Prometheus (`swipesavvy ops render`).
+ */
 export function startAlertEvaluator(
   db: Db,
   config: Config,
   sample: (windowMs: number) => Promise<{ base: Snapshot; current: Snapshot }>,
   onError: (error: Error) => void,
   onTick?: (r: TickResult) => void,
-): { stop(): Promise<void> } {
+): { stop(): Promise<void>; isLeader(): boolean } {
   const intervalMs = config.alertsIntervalSeconds * 1000;
   let running: Promise<void> | undefined;
   let stopped = false;
+  let leader: PoolClient | undefined;
+
+  // a connection that may still hold the lock is closed, not returned to the pool
+  const dropLeader = (destroy: Error | boolean) => {
+    leader?.release(destroy);
+    leader = undefined;
+  };
+  async function lead(): Promise<boolean> {
+    if (leader) {
+      // the lock lives as long as this connection: check that it still does
+      try {
+        await leader.query('SELECT 1');
+        return true;
+      } catch (error) {
+        dropLeader(error as Error);
+        return false;
+      }
+    }
+    const client = await db.connect();
+    client.on('error', () => {}); // a dropped connection surfaces on the next tick's check
+    try {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+        ALERT_LEADER_LOCK_ID,
+      ]);
+      if (rows[0]?.ok) {
+        leader = client;
+        return true;
+      }
+      client.release();
+      return false;
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+  }
+
   const timer = setInterval(() => {
     if (running || stopped) return;
     running = (async () => {
+      if (!(await lead())) return;
       const { base, current } = await sample(intervalMs * 1.5);
       const r = await evaluateAlerts(db, config, base, current);
       onTick?.(r);
@@ -265,10 +313,18 @@ export function startAlertEvaluator(
   }, intervalMs);
   timer.unref();
   return {
+    isLeader: () => leader !== undefined,
     async stop() {
       stopped = true;
       clearInterval(timer);
       await running;
+      if (leader) {
+        const unlocked = await leader.query('SELECT pg_advisory_unlock($1)', [ALERT_LEADER_LOCK_ID]).then(
+          () => true,
+          () => false,
+        );
+        dropLeader(!unlocked);
+      }
     },
   };
 }
