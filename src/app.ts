@@ -13,6 +13,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { Redis } from 'ioredis';
 import { analyticsRoutes } from './modules/analytics/analytics.routes.ts';
 import { authPlugin } from './modules/auth/auth.plugin.ts';
 import { campaignsRoutes } from './modules/campaigns/campaigns.routes.ts';
@@ -120,7 +121,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // the interactive docs page runs its own inline bootstrap script
     contentSecurityPolicy: false,
   });
-  await app.register(rateLimit, { global: false });
+  // Per-IP limits (the auth routes): in-process by default; with REDIS_URL kept in Redis, so every
+  // replica counts against one limit. A Redis outage lets requests through (logged) rather than
+  // locking everyone out; account lockout, kept in PostgreSQL, still applies.
+  let redis: Redis | undefined;
+  if (deps.config.redisUrl) {
+    redis = new Redis(deps.config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+    redis.on('error', (error) => app.log.warn({ err: error }, 'redis: %s', error.message));
+    const r = redis;
+    app.addHook('onClose', async () => {
+      // QUIT waits for a connection; one not ready (Redis down, reconnecting) just stops trying
+      if (r.status === 'ready') await r.quit().catch(() => r.disconnect());
+      else r.disconnect();
+    });
+  }
+  await app.register(rateLimit, {
+    global: false,
+    ...(redis ? { redis, nameSpace: `${deps.config.redisKeyPrefix}rate-limit:`, skipOnError: true } : {}),
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -38,6 +38,8 @@ const Env = Type.Object({
   }),
   BACKUP_MAX_AGE_HOURS: Type.Number({ default: 24, exclusiveMinimum: 0 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** prefix of every key this deployment keeps in Redis (several deployments may share one Redis) */
+  REDIS_KEY_PREFIX: Type.String({ default: 'swipesavvy:', pattern: '^[\\w:.-]{1,64}$' }),
   TLS_CHECK_HOST: Type.Optional(Type.String({ minLength: 1 })),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
@@ -100,6 +102,7 @@ export type Config = {
   backupMethod: 'auto' | 'pg_dump' | 'copy';
   backupMaxAgeHours: number;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   tlsCheckHost: string | undefined;
   tlsCertFile: string | undefined;
   alertWebhookUrl: string | undefined;
@@ -198,6 +201,7 @@ export function loadConfig(
     backupMethod: env.BACKUP_METHOD,
     backupMaxAgeHours: env.BACKUP_MAX_AGE_HOURS,
     redisUrl: env.REDIS_URL,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
     tlsCheckHost: env.TLS_CHECK_HOST,
     tlsCertFile: env.TLS_CERT_FILE,
     alertWebhookUrl: env.ALERT_WEBHOOK_URL,

@@ -10,7 +10,6 @@ describe('the in-process alert evaluator elects one leader per database', async 
   const url = await testDatabase();
   const config = testConfig(url, { ALERTS_INTERVAL_SECONDS: '0.05' });
   const pools = [createPool(url, 3), createPool(url, 3)];
-  after(() => Promise.all(pools.map((p) => p.end())));
   const empty = async () => ({ base: snapshotOf(''), current: snapshotOf('') });
   const ticks = [0, 0];
   const errors: Error[] = [];
@@ -25,7 +24,12 @@ describe('the in-process alert evaluator elects one leader per database', async 
       },
     ),
   );
-  after(() => Promise.all(evaluators.map((e) => e.stop())));
+  const extra: ReturnType<typeof startAlertEvaluator>[] = [];
+  // evaluators first: a pool ends only when the leader has given its connection back
+  after(async () => {
+    await Promise.all([...evaluators, ...extra].map((e) => e.stop()));
+    await Promise.all(pools.map((p) => p.end()));
+  });
 
   it('one process evaluates, the other waits', async () => {
     await eventually(async () => ticks[0]! + ticks[1]! >= 5);
@@ -49,7 +53,7 @@ describe('the in-process alert evaluator elects one leader per database', async 
     assert.ok(leader >= 0);
     // restart the first evaluator as a follower, then kill the leader's session from outside
     const restarted = startAlertEvaluator(pools[1 - leader]!, config, empty, (e) => errors.push(e));
-    after(() => restarted.stop());
+    extra.push(restarted);
     const before = ticks[leader]!;
     await pools[1 - leader]!.query(
       `SELECT pg_terminate_backend(pid) FROM pg_locks

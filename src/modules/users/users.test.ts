@@ -327,3 +327,42 @@ describe('rate limits', async () => {
     assert.deepEqual(codes, [201, 201, 429]);
   });
 });
+
+// Replicas share one limit through Redis (REDIS_URL). Runs where a Redis is given to the tests:
+// .ci/run starts the machine's and sets TEST_REDIS_URL; a fresh machine without Redis skips it.
+const redisUrl = process.env['TEST_REDIS_URL'];
+describe('rate limits shared by replicas through Redis', {
+  skip: !redisUrl && 'TEST_REDIS_URL not set',
+}, async () => {
+  // a prefix of this run's own: other runs on the same Redis keep their own counts
+  const overrides = {
+    AUTH_RATE_LIMIT_PER_MINUTE: '3',
+    REDIS_URL: redisUrl ?? '',
+    REDIS_KEY_PREFIX: `swipesavvy-test-${process.pid}-${Date.now()}:`,
+  };
+  const replicas = [await startTestApp(overrides), await startTestApp(overrides)];
+
+  it('counts logins on every replica against one limit', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await replicas[i % 2]!.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email: 'nobody@example.test', password: 'wrong password' },
+      });
+      codes.push(res.statusCode);
+    }
+    // alone, each replica would have allowed 3 of its own (2 or 3 here): together, 3 in all
+    assert.deepEqual(codes, [401, 401, 401, 429, 429]);
+  });
+
+  it('lets requests through when Redis cannot be reached, with account lockout still in force', async () => {
+    const { app } = await startTestApp({ ...overrides, REDIS_URL: 'redis://127.0.0.1:9' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: 'nobody@example.test', password: 'wrong password' },
+    });
+    assert.equal(res.statusCode, 401);
+  });
+});
