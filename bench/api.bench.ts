@@ -2,6 +2,10 @@
 // The server runs in its own process (as in production); autocannon drives it from this one.
 // Every route is compared with a baseline measured in the same run: GET /api/health/db, which
 // does `SELECT 1` through the same pool, so the ratios say what each route costs beyond a round trip.
+// Two phases: throughput in a closed loop (median of alternating rounds), then each read's latency
+// at a fixed rate of half its throughput (saturated percentiles are queueing, not service time).
+//   npm run bench:api -- [--duration 5] [--rounds 3] [--connections 50] [--customers 5000]
+//                        [--load-share 0.5] [--only TEXT] [--cpu-prof DIR]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,10 +13,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { median } from '../src/ops/stats.ts';
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    /** the fixed-rate latency phase runs each read at this share of its measured throughput */
+    'load-share': { type: 'string', default: '0.5' },
     connections: { type: 'string', default: '50' },
     customers: { type: 'string', default: '5000' },
     // writes the server's V8 CPU profile (open it in Chrome DevTools) to this directory
@@ -23,6 +31,8 @@ const { values } = parseArgs({
 });
 const duration = Number(values.duration);
 const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+const loadShare = Number(values['load-share']);
 const CLI = path.resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
 function freePort(): Promise<number> {
@@ -109,42 +119,69 @@ try {
     },
   ];
 
-  const results: { name: string; rps: number; p50: number; p99: number; errors: number; read: boolean }[] =
-    [];
-  for (const route of routes) {
-    if (values.only && results.length > 0 && !route.name.includes(values.only)) continue;
-    process.stderr.write(`▸ ${route.name} (${duration} s, ${connections} connections) … `);
-    // a short unmeasured run first: JIT, pool connections and PostgreSQL's caches warm up
-    await autocannon({
-      url: `${base}${route.path}`,
-      method: route.method,
-      headers,
-      body: route.body,
-      connections,
-      duration: 1,
-    });
+  type Run = { rps: number; p50: number; p99: number; errors: number };
+  const measure = async (route: (typeof routes)[number], seconds: number, overallRate?: number) => {
     const r = await autocannon({
       url: `${base}${route.path}`,
       method: route.method,
       headers,
       body: route.body,
       connections,
-      duration,
+      duration: seconds,
+      ...(overallRate ? { overallRate } : {}),
     });
-    const errors = r.errors + r.non2xx;
-    results.push({
+    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  };
+  const selected = routes.filter((r, i) => i === 0 || !values.only || r.name.includes(values.only));
+  const runs = new Map<string, Run[]>(selected.map((r) => [r.name, []]));
+  // Rounds alternate the routes, so a burst of noise on this shared machine hits all of them alike;
+  // each figure is the median over the rounds.
+  for (let round = 1; round <= rounds; round++) {
+    for (const route of selected) {
+      process.stderr.write(
+        `▸ round ${round}/${rounds}: ${route.name} (${duration} s, ${connections} connections) … `,
+      );
+      // a short unmeasured run first: JIT, pool connections and PostgreSQL's caches warm up
+      if (round === 1) await measure(route, 1);
+      const r = await measure(route, duration);
+      runs.get(route.name)!.push(r);
+      process.stderr.write(`${Math.round(r.rps)} req/s\n`);
+    }
+  }
+  const med = (xs: number[]) => median(xs);
+  const results = selected.map((route) => {
+    const rs = runs.get(route.name)!;
+    return {
       name: route.name,
-      rps: r.requests.average,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      errors,
       read: route.read,
-    });
-    process.stderr.write(`${Math.round(r.requests.average)} req/s\n`);
+      rps: med(rs.map((r) => r.rps)),
+      p50: med(rs.map((r) => r.p50)),
+      p99: med(rs.map((r) => r.p99)),
+      errors: rs.reduce((n, r) => n + r.errors, 0),
+    };
+  });
+
+  // Latency under a fixed request rate below saturation: the closed loop above keeps every
+  // connection busy, so its percentiles are mostly queueing (Little's law: 50 connections ÷
+  // throughput). autocannon corrects the fixed-rate figures for coordinated omission.
+  const paced: (Run & { name: string; rate: number })[] = [];
+  for (const route of selected.filter((r) => r.read)) {
+    const rate = Math.max(1, Math.round(results.find((r) => r.name === route.name)!.rps * loadShare));
+    process.stderr.write(
+      `▸ ${route.name} at ${rate} req/s (${Math.round(loadShare * 100)} % of its throughput) … `,
+    );
+    const r = await measure(route, duration, rate);
+    paced.push({ name: route.name, rate, ...r });
+    process.stderr.write(`p99 ${r.p99} ms\n`);
   }
 
   const baseline = results[0]!.rps;
-  console.log(`\nSwipeSavvy API benchmark — ${connections} connections, ${duration} s per route, demo data`);
+  console.log(
+    `\nSwipeSavvy API benchmark — ${connections} connections, ${duration} s per route, median of ${rounds} alternating rounds, demo data`,
+  );
+  console.log(
+    '\nthroughput (closed loop: every connection sends its next request as soon as the last is answered)',
+  );
   console.log(
     `${'route'.padEnd(44)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'× baseline'.padStart(12)}${'errors'.padStart(8)}`,
   );
@@ -153,15 +190,31 @@ try {
       `${r.name.padEnd(44)}${Math.round(r.rps).toString().padStart(9)}${r.p50.toFixed(1).padStart(9)}${r.p99.toFixed(1).padStart(9)}${(r.rps / baseline).toFixed(2).padStart(12)}${String(r.errors).padStart(8)}`,
     );
   }
-  const reads = results.filter((r) => r.read);
-  const worstP99 = Math.max(...reads.map((r) => r.p99));
-  const single = results.find((r) => r.name === 'GET /api/campaigns/{id}')!;
   console.log(
-    `\nTargets: reads p99 ≤ 20 ms (worst read p99 ${worstP99.toFixed(1)} ms ${worstP99 <= 20 ? '✓' : '✗'});`,
+    `\nlatency at ${Math.round(loadShare * 100)} % of each route's throughput (fixed rate, ${connections} connections)`,
   );
   console.log(
-    `single-row read ≥ 0.6 × baseline (GET /api/campaigns/{id}: ${(single.rps / baseline).toFixed(2)} ${single.rps / baseline >= 0.6 ? '✓' : '✗'})`,
+    `${'route'.padEnd(44)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(20)}`,
   );
+  for (const r of paced) {
+    console.log(
+      `${r.name.padEnd(44)}${Math.round(r.rps).toString().padStart(9)}${r.p50.toFixed(1).padStart(9)}${r.p99.toFixed(1).padStart(9)}${String(r.errors).padStart(20)}`,
+    );
+  }
+  const worst = (xs: { p99: number }[]) => Math.max(...xs.map((r) => r.p99));
+  const saturated = worst(results.filter((r) => r.read));
+  const atRate = worst(paced);
+  const single = results.find((r) => r.name === 'GET /api/campaigns/{id}');
+  console.log('\nTargets:');
+  console.log(
+    `  reads p99 ≤ 20 ms at ${Math.round(loadShare * 100)} % load: worst ${atRate.toFixed(1)} ms ${atRate <= 20 ? '✓' : '✗'}` +
+      `   (saturated: worst ${saturated.toFixed(1)} ms ${saturated <= 20 ? '✓' : '✗'}; the SELECT 1 baseline's own p99 ${results[0]!.p99.toFixed(1)} ms)`,
+  );
+  if (single) {
+    console.log(
+      `  single-row read ≥ 0.6 × baseline: GET /api/campaigns/{id} ${(single.rps / baseline).toFixed(2)} ${single.rps / baseline >= 0.6 ? '✓' : '✗'}`,
+    );
+  }
 } finally {
   if (server && server.exitCode === null) {
     server.kill('SIGINT');
