@@ -98,7 +98,8 @@ describe('notifications', async () => {
     NOTIFY_RETRY_BASE_MS: '50',
     NOTIFY_RETRY_MAX_MS: '200',
     NOTIFY_MAX_ATTEMPTS: '3',
-    WEBHOOK_TIMEOUT_MS: '400',
+    // long enough that a loaded machine does not turn a slow answer into a retry (a duplicate)
+    WEBHOOK_TIMEOUT_MS: '1500',
   });
   owner = await signup(t.app, { merchantName: 'Notify Co' });
   other = await signup(t.app, { merchantName: 'Other Co' });
@@ -154,7 +155,7 @@ describe('notifications', async () => {
     });
 
     test('a timeout is transient; a 400 fails at once; transient failures stop at the attempt limit', async () => {
-      sink.plan({ status: 200, hangMs: 1000 });
+      sink.plan({ status: 200, hangMs: 6000 }); // undici's timers over 1 s are coarse: well past 1.5 s
       const slow = (
         await post(t, owner, '/api/notifications/send-test', { channel: 'webhook', to: sink.url })
       ).json();
