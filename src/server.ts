@@ -5,6 +5,7 @@ import { startNotificationWorkers } from './modules/notifications/notifications.
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import type { Config } from './platform/config.ts';
 import { redactUrl } from './platform/db.ts';
+import { logQueueErrors } from './platform/queue.ts';
 import { startRuntime } from './platform/runtime.ts';
 
 export type RunningServer = { url: string; close(): Promise<void> };
@@ -18,7 +19,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const workerNotifier = createNotifier(runtime);
   try {
     app = await buildApp(appDeps(runtime, logger));
-    runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
+    if (runtime.queue) logQueueErrors(runtime.queue, (fields, message) => logger.warn(fields, message));
     if (config.workers && runtime.queue)
       await startNotificationWorkers(runtime.queue, workerNotifier, config.notify.jobConcurrency, (error) =>
         logger.warn({ err: error }, 'notification recovery failed'),

@@ -3,6 +3,7 @@ import { startAnalyticsJobs } from './modules/analytics/analytics.jobs.ts';
 import { startNotificationWorkers } from './modules/notifications/notifications.jobs.ts';
 import { createNotifier } from './modules/notifications/notifications.service.ts';
 import type { Config } from './platform/config.ts';
+import { logQueueErrors } from './platform/queue.ts';
 import { startRuntime } from './platform/runtime.ts';
 
 /**
@@ -18,7 +19,7 @@ export async function startWorker(config: Config): Promise<{ close(): Promise<vo
   const runtime = await startRuntime(config, { migrate: false, mailbox: false });
   const notifier = createNotifier(runtime);
   try {
-    runtime.queue?.on('error', (error) => logger.warn({ err: error }, 'job queue error'));
+    if (runtime.queue) logQueueErrors(runtime.queue, (fields, message) => logger.warn(fields, message));
     if (!runtime.queue) throw new Error('the job queue did not start');
     await startNotificationWorkers(runtime.queue, notifier, config.notify.jobConcurrency, (error) =>
       logger.warn({ err: error }, 'notification recovery failed'),

@@ -30,6 +30,16 @@ export async function startQueue(connectionString: string, options: { max?: numb
   return boss;
 }
 
+/**
+ * Logs the queue's own errors (maintenance, lost connections) as message and code: pg's errors
+ * carry their client object, which would fill a log line with the connection's internals.
+ */
+export function logQueueErrors(queue: Queue, warn: (fields: object, message: string) => void): void {
+  queue.on('error', (error: Error & { code?: string }) =>
+    warn({ err: { type: error.name, message: error.message, code: error.code } }, 'job queue error'),
+  );
+}
+
 /** The pg-boss `db` option that makes a send part of the caller's transaction. */
 export function inTransaction(client: pg.PoolClient) {
   return { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } };

@@ -62,7 +62,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     if (options.queue !== false) {
       queue = await startQueue(url);
       const q = queue;
-      closers.push(() => q.stop({ graceful: true, timeout: config.shutdownGraceMs }));
+      closers.push(async () => {
+        await q.stop({ graceful: true, timeout: config.shutdownGraceMs });
+        // from here the database stops: its connections' last errors are the shutdown, not news
+        q.removeAllListeners('error');
+        q.on('error', () => {});
+      });
     }
     let mailbox: LocalMailbox | undefined;
     let smtpUrl = config.smtpUrl;
