@@ -248,3 +248,37 @@ test('a request in flight is counted until it is answered (drain) and a client t
   const left = await inflight();
   assert.equal(left['v1']! + left['v2']!, 0);
 });
+
+test('the samples kept are the last maxSamples, numbered on from the first request', async () => {
+  const small = await startRouter({
+    port: 0,
+    controlPort: 0,
+    maxSamples: 5,
+    backends: [{ version: 'v1', url: v1.url, weight: 100 }],
+  });
+  try {
+    for (let i = 0; i < 8; i++) await (await fetch(`${small.url}/${i === 6 ? 'fail' : 'ok'}`)).text();
+    const read = async (q: string) =>
+      (await (await fetch(`${small.controlUrl}/samples${q}`)).json()) as { seq: number; samples: Sample[] };
+    const all = await read('?since=0');
+    assert.equal(all.seq, 8);
+    assert.deepEqual(
+      all.samples.map((s) => [s.seq, s.status, s.code]),
+      [
+        [4, 200, ''],
+        [5, 200, ''],
+        [6, 200, ''],
+        [7, 503, 'DOWN'],
+        [8, 200, ''],
+      ],
+    );
+    assert.deepEqual(
+      (await read('?since=6&version=v1')).samples.map((s) => s.seq),
+      [7, 8],
+    );
+    assert.deepEqual((await read('?since=8')).samples, []);
+    assert.deepEqual((await read('?since=0&version=v9')).samples, []);
+  } finally {
+    await small.close();
+  }
+});

@@ -236,6 +236,66 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * The last `capacity` requests, column by column in typed arrays: at 300 requests/s the router
+ * keeps 200,000 of them, and as objects they would be 200,000 more things for every major GC to
+ * mark (a pause every request in flight waits for). Sample objects are made only when read.
+ */
+class SampleRing {
+  capacity: number;
+  seq = 0;
+  at: Float64Array;
+  ms: Float64Array;
+  status: Uint16Array;
+  versionIndex: Uint16Array;
+  /** the problem code, or undefined for none (most requests) */
+  code: (string | undefined)[];
+  versions: string[] = [];
+  versionIds = new Map<string, number>();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.at = new Float64Array(capacity);
+    this.ms = new Float64Array(capacity);
+    this.status = new Uint16Array(capacity);
+    this.versionIndex = new Uint16Array(capacity);
+    this.code = new Array(capacity).fill(undefined);
+  }
+
+  push(at: number, version: string, ms: number, status: number, code: string) {
+    let v = this.versionIds.get(version);
+    if (v === undefined) {
+      v = this.versions.push(version) - 1;
+      this.versionIds.set(version, v);
+    }
+    const i = this.seq++ % this.capacity;
+    this.at[i] = at;
+    this.ms[i] = ms;
+    this.status[i] = status;
+    this.versionIndex[i] = v;
+    this.code[i] = code === '' ? undefined : code;
+  }
+
+  /** the samples after `since` still held, oldest first */
+  since(since: number, version?: string | null): Sample[] {
+    const out: Sample[] = [];
+    for (let n = Math.max(since, this.seq - this.capacity) + 1; n <= this.seq; n++) {
+      const i = (n - 1) % this.capacity;
+      const v = this.versions[this.versionIndex[i]!]!;
+      if (version && v !== version) continue;
+      out.push({
+        seq: n,
+        at: this.at[i]!,
+        version: v,
+        ms: Math.round(this.ms[i]! * 1000) / 1000,
+        status: this.status[i]!,
+        code: this.code[i] ?? '',
+      });
+    }
+    return out;
+  }
+}
+
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const initial = policyProblems(options.backends);
   if (initial.length > 0) throw new Error(`invalid router policy: ${initial.join('; ')}`);
@@ -261,9 +321,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     return s;
   };
 
-  const maxSamples = options.maxSamples ?? 200_000;
-  let samples: Sample[] = [];
-  let seq = 0;
+  const samples = new SampleRing(options.maxSamples ?? 200_000);
   const record: RecordFn = (s, version, t0, status, code) => {
     const ms = performance.now() - t0;
     const key = `${status}\t${code}`;
@@ -274,8 +332,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     if (b < DURATION_BUCKETS.length) s.buckets[b]!++;
     s.sum += seconds;
     s.count++;
-    samples.push({ seq: ++seq, at: Date.now(), version, ms: Math.round(ms * 1000) / 1000, status, code });
-    if (samples.length > maxSamples * 1.25) samples = samples.slice(-maxSamples);
+    samples.push(Date.now(), version, ms, status, code);
   };
 
   let publicUrl = '';
@@ -346,7 +403,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const state = () => ({
     backends,
     inflight: Object.fromEntries(backends.map((b) => [b.version, stats.get(b.version)?.inflight ?? 0])),
-    seq,
+    seq: samples.seq,
     pid: process.pid,
     publicUrl,
   });
@@ -361,8 +418,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       if (req.method === 'GET' && url.pathname === '/samples') {
         const since = Number(url.searchParams.get('since') ?? 0);
         const version = url.searchParams.get('version');
-        const out = samples.filter((s) => s.seq > since && (!version || s.version === version));
-        return json(res, 200, { seq, samples: out });
+        return json(res, 200, { seq: samples.seq, samples: samples.since(since, version) });
       }
       if (req.method === 'PUT' && url.pathname === '/backends') {
         let body = '';
