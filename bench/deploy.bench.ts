@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'round-seconds': { type: 'string', default: '4' },
     /** skip the nginx overhead rounds even when nginx is installed */
     'no-nginx': { type: 'boolean', default: false },
+    /** only the router overhead rounds (about a minute and a half) */
+    'overhead-only': { type: 'boolean', default: false },
     window: { type: 'string', default: '30s' },
     /** the smoke tests' and latency limits' scale for the golive (a shared, slow machine) */
     'budget-scale': { type: 'string', default: '1' },
@@ -91,6 +93,16 @@ function nginxPids(dir: string): number[] {
   return [master, ...workers.filter(Boolean).map(Number)];
 }
 
+/** Linux's CPU pressure: µs during which some runnable task waited for a CPU (PSI), or undefined. */
+function cpuPressureUs(): number | undefined {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0]!;
+    return Number(/total=(\d+)/.exec(some)![1]);
+  } catch {
+    return undefined;
+  }
+}
+
 function nginxInstalled(): boolean {
   return !spawnSync('nginx', ['-v'], { stdio: 'ignore' }).error;
 }
@@ -148,9 +160,8 @@ try {
   );
   await until(`${routed}/api/health`);
 
-  let nginx: ChildProcess | undefined;
   if (useNginx) {
-    nginx = spawn(
+    const nginx = spawn(
       process.execPath,
       [CLI, 'router', '--nginx', nginxDir, '--port', String(nginxPort), '--backend', `v1=${direct}`],
       { env, stdio: 'ignore' },
@@ -195,6 +206,8 @@ try {
     };
   };
   const load0 = loadavg()[0]!;
+  const pressure0 = cpuPressureUs();
+  const t0 = performance.now();
   console.error(
     `▸ router overhead: ${targets.map((t) => t.name).join(', ')} — ${rounds} rounds × ${roundMs / 1000}s each at ${rate} req/s, order rotating, ${warmupMs} ms warm-up discarded per round`,
   );
@@ -204,63 +217,22 @@ try {
     for (const t of order) results.get(t.name)!.push(await runRound(t, roundMs));
   }
   const load1 = loadavg()[0]!;
-
-  console.error('▸ deploy v2 (canary 50 %, no window), then promote and roll back under load');
-  const canary = await cli(
-    ['deploy', '--version', 'v2', '--from', 'HEAD', '--traffic', '50', '--window', '0'],
-    env,
-  );
-  if (canary.code !== 0) throw new Error('deploy v2 failed');
-  const load = steadyLoad(routed, { rate, path: '/api/health' });
-  await new Promise((r) => setTimeout(r, 2000));
-  const promoted = await cli(['deploy', '--mode', 'full'], env);
-  await new Promise((r) => setTimeout(r, 2000));
-  const rolled = await cli(['rollback', '--json'], env);
-  await new Promise((r) => setTimeout(r, 1000));
-  const stats = await load.stop();
-  if (promoted.code !== 0 || rolled.code !== 0) throw new Error('promote or rollback failed');
-  const rollback = JSON.parse(rolled.stdout) as { rollbackMs: number; drainMs: number };
-
-  console.error(`▸ golive v3 with ${values.window} canary and watch windows at ${rate} req/s, 5 % canary`);
-  const goliveLoad = steadyLoad(routed, { rate, path: '/api/health' });
-  const golive = await cli(
-    [
-      'golive',
-      '--version',
-      'v3',
-      '--from',
-      path.join(dataDir, 'releases', 'v2'),
-      '--skip',
-      'preflight,backup',
-      ...approvals,
-      '--traffic',
-      '5',
-      '--canary-window',
-      values.window!,
-      '--watch',
-      values.window!,
-      '--budget-scale',
-      values['budget-scale']!,
-      '--json',
-    ],
-    env,
-  );
-  const goliveStats = await goliveLoad.stop();
-  const report = golive.stdout
-    ? (JSON.parse(golive.stdout) as { decision: string; timeline: { phase: string; ms: number }[] })
-    : undefined;
-
-  console.log('\nbench:deploy — figures (medians of rotating rounds; same run, same machine)');
+  const pressure1 = cpuPressureUs();
+  const pressure =
+    pressure0 === undefined || pressure1 === undefined
+      ? undefined
+      : (pressure1 - pressure0) / 1000 / (performance.now() - t0);
+  const figures: string[] = [];
   const baseline = results.get('direct')!;
   const per = (rs: Round[], f: (r: Round) => number) => median(rs.map(f));
-  console.log(
+  figures.push(
     `direct          p99 ${fmt(per(baseline, (r) => r.p99))} ms   p50 ${fmt(per(baseline, (r) => r.p50))} ms   (p99 ranged ${fmt(Math.min(...baseline.map((r) => r.p99)))}–${fmt(Math.max(...baseline.map((r) => r.p99)))} ms over the rounds)`,
   );
   const appCpu = per(baseline, (r) => (r.appCpuMs ?? Number.NaN) / r.sent) * 1000;
   for (const name of ['built-in', 'nginx']) {
     const rs = results.get(name);
     if (!rs) {
-      console.log(
+      figures.push(
         `nginx           skipped: ${values['no-nginx'] ? '--no-nginx given' : 'nginx is not installed (apt-get install -y nginx)'}`,
       );
       continue;
@@ -270,31 +242,81 @@ try {
     const added50 = median(rs.map((r, i) => r.p50 - baseline[i]!.p50));
     const cpu = per(rs, (r) => (r.cpuMs ?? Number.NaN) / r.sent) * 1000;
     const failed = rs.reduce((n, r) => n + r.failed, 0);
-    console.log(
+    figures.push(
       `${`router ${name}`.padEnd(16)}p99 ${fmt(per(rs, (r) => r.p99))} ms   added ${fmt(added)} ms (target ≤ 1 ms: ${added <= 1 ? 'met' : 'NOT met'})   p50 added ${fmt(added50)} ms   router CPU ${Number.isNaN(cpu) ? '?' : cpu.toFixed(0)} µs/request (the app: ${Number.isNaN(appCpu) ? '?' : appCpu.toFixed(0)} µs)   ${failed} failed`,
     );
   }
   const cores = availableParallelism();
-  console.log(
-    `                machine load ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${cores} cores during the overhead rounds${Math.max(load0, load1) > cores ? ': busier than its cores, so tail latencies carry scheduling delays (re-run on a quiet machine for the p99 target)' : ''}`,
+  const busy = Math.max(load0, load1) > cores || (pressure ?? 0) > 0.2;
+  figures.push(
+    `                machine during these rounds: load ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${cores} cores, CPU pressure ${pressure === undefined ? '?' : `${(pressure * 100).toFixed(0)} %`} (share of time some runnable task waited for a core)${busy ? ' — busier than its cores, so the tails carry scheduling delays; the CPU per request stands, re-run on a quiet machine for the p99' : ''}`,
   );
-  console.log(
-    `promote+rollback under ${rate} req/s: ${stats.failed} failed of ${stats.sent} requests (target 0; ${stats.retried} GET retried on a closed keep-alive socket); served by ${JSON.stringify(stats.byVersion)}`,
-  );
-  console.log(
-    `rollback        decision → 100 % stable ${rollback.rollbackMs} ms (target ≤ 5000 ms); drained and stopped after ${rollback.drainMs} ms; CLI wall time ${Math.round(rolled.ms)} ms`,
-  );
-  console.log(
-    `golive          ${report?.decision ?? 'no report'} in ${(golive.ms / 1000).toFixed(1)} s with ${values.window} windows; ${goliveStats.failed} failed of ${goliveStats.sent} requests`,
-  );
-  if (report)
-    console.log(
-      `                ${report.timeline.map((t) => `${t.phase} ${(t.ms / 1000).toFixed(1)}s`).join(' · ')}`,
+
+  if (!values['overhead-only']) {
+    console.error('▸ deploy v2 (canary 50 %, no window), then promote and roll back under load');
+    const canary = await cli(
+      ['deploy', '--version', 'v2', '--from', 'HEAD', '--traffic', '50', '--window', '0'],
+      env,
     );
+    if (canary.code !== 0) throw new Error('deploy v2 failed');
+    const load = steadyLoad(routed, { rate, path: '/api/health' });
+    await new Promise((r) => setTimeout(r, 2000));
+    const promoted = await cli(['deploy', '--mode', 'full'], env);
+    await new Promise((r) => setTimeout(r, 2000));
+    const rolled = await cli(['rollback', '--json'], env);
+    await new Promise((r) => setTimeout(r, 1000));
+    const stats = await load.stop();
+    if (promoted.code !== 0 || rolled.code !== 0) throw new Error('promote or rollback failed');
+    const rollback = JSON.parse(rolled.stdout) as { rollbackMs: number; drainMs: number };
+
+    console.error(`▸ golive v3 with ${values.window} canary and watch windows at ${rate} req/s, 5 % canary`);
+    const goliveLoad = steadyLoad(routed, { rate, path: '/api/health' });
+    const golive = await cli(
+      [
+        'golive',
+        '--version',
+        'v3',
+        '--from',
+        path.join(dataDir, 'releases', 'v2'),
+        '--skip',
+        'preflight,backup',
+        ...approvals,
+        '--traffic',
+        '5',
+        '--canary-window',
+        values.window!,
+        '--watch',
+        values.window!,
+        '--budget-scale',
+        values['budget-scale']!,
+        '--json',
+      ],
+      env,
+    );
+    const goliveStats = await goliveLoad.stop();
+    const report = golive.stdout
+      ? (JSON.parse(golive.stdout) as { decision: string; timeline: { phase: string; ms: number }[] })
+      : undefined;
+
+    figures.push(
+      `promote+rollback under ${rate} req/s: ${stats.failed} failed of ${stats.sent} requests (target 0; ${stats.retried} GET retried on a closed keep-alive socket); served by ${JSON.stringify(stats.byVersion)}`,
+    );
+    figures.push(
+      `rollback        decision → 100 % stable ${rollback.rollbackMs} ms (target ≤ 5000 ms); drained and stopped after ${rollback.drainMs} ms; CLI wall time ${Math.round(rolled.ms)} ms`,
+    );
+    figures.push(
+      `golive          ${report?.decision ?? 'no report'} in ${(golive.ms / 1000).toFixed(1)} s with ${values.window} windows; ${goliveStats.failed} failed of ${goliveStats.sent} requests`,
+    );
+    if (report)
+      figures.push(
+        `                ${report.timeline.map((t) => `${t.phase} ${(t.ms / 1000).toFixed(1)}s`).join(' · ')}`,
+      );
+  }
+  console.log('\nbench:deploy — figures (medians of rotating rounds; same run, same machine)');
+  for (const line of figures) console.log(line);
 } finally {
   const stateFile = path.join(dataDir, 'deploy', 'state.json');
   try {
-    const { readFileSync } = await import('node:fs');
     for (const i of JSON.parse(readFileSync(stateFile, 'utf8')).instances as { pid: number }[]) {
       try {
         process.kill(i.pid, 'SIGTERM');
