@@ -99,7 +99,8 @@ try {
         try {
           for (const t of ['notifications', 'events']) {
             await pipeline(
-              client.query(copyTo(`COPY ${t} TO STDOUT`)),
+              // the form the backup itself uses: COPY TO refuses a partitioned table (events)
+              client.query(copyTo(`COPY (SELECT * FROM ${t}) TO STDOUT`)),
               new Writable({ write: (_c, _e, done) => done() }),
             );
           }

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { type Backend, pickBackend, policyProblems, STICKY_COOKIE } from './router-policy.ts';
 
 // The built-in traffic router: a reverse proxy that splits requests between versions by weight,
@@ -31,6 +29,8 @@ export type RunningRouter = {
   close(): Promise<void>;
 };
 
+// Request headers a proxy must not forward (RFC 9110 §7.6.1), by lowercased name; each name is
+// at most 17 characters, so longer names skip the lowercasing.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -41,14 +41,39 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'expect',
 ]);
+const SHORT_NAME = 17;
+// Response headers dropped: Node's server frames the body itself (content-length or chunked).
+const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection']);
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
+const DURATION_BUCKETS = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5];
+
+/** The value of one cookie, without splitting the header into parts. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
+  let at = header.indexOf(name);
+  while (at !== -1) {
+    const before = at === 0 ? ';' : header[at - 1];
+    if ((before === ';' || before === ' ') && header[at + name.length] === '=') {
+      const from = at + name.length + 1;
+      const end = header.indexOf(';', from);
+      return (end === -1 ? header.slice(from) : header.slice(from, end)).trim();
+    }
+    at = header.indexOf(name, at + 1);
   }
   return undefined;
+}
+
+// New users get a random route id: 12 random bytes each, drawn from a pool filled 4 KiB at a time
+// (one getrandom call per 341 users instead of one per user).
+const randomPool = Buffer.alloc(4092);
+let randomAt = randomPool.length;
+function newRouteId(): string {
+  if (randomAt + 12 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomAt = 0;
+  }
+  randomAt += 12;
+  return randomPool.toString('base64url', randomAt - 12, randomAt);
 }
 
 function problem(res: ServerResponse, status: number, code: string, detail: string) {
@@ -60,12 +85,224 @@ function problem(res: ServerResponse, status: number, code: string, detail: stri
   res.end(JSON.stringify({ title: 'Router error', status, code, detail }));
 }
 
+/** One version's measurements, kept as plain numbers; /metrics renders them on a scrape. */
+type VersionStats = {
+  inflight: number;
+  /** requests by `status\tcode` */
+  requests: Map<string, number>;
+  buckets: number[];
+  sum: number;
+  count: number;
+};
+
+const escapeLabel = (v: string) => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+
+function renderMetrics(stats: Map<string, VersionStats>, backends: readonly Backend[]): string {
+  const lines: string[] = [];
+  const head = (name: string, type: string, help: string) =>
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  head(
+    'swipesavvy_router_requests_total',
+    'counter',
+    'Requests through the router by version, status and problem code',
+  );
+  for (const [version, s] of stats)
+    for (const [key, n] of s.requests) {
+      const [status, code] = key.split('\t') as [string, string];
+      lines.push(
+        `swipesavvy_router_requests_total{version="${escapeLabel(version)}",status_code="${status}",code="${escapeLabel(code)}"} ${n}`,
+      );
+    }
+  const d = 'swipesavvy_router_request_duration_seconds';
+  head(d, 'histogram', 'Request duration through the router by version');
+  for (const [version, s] of stats) {
+    const v = escapeLabel(version);
+    let cumulative = 0;
+    DURATION_BUCKETS.forEach((le, i) => {
+      cumulative += s.buckets[i]!;
+      lines.push(`${d}_bucket{le="${le}",version="${v}"} ${cumulative}`);
+    });
+    lines.push(`${d}_bucket{le="+Inf",version="${v}"} ${s.count}`);
+    lines.push(`${d}_sum{version="${v}"} ${s.sum}`, `${d}_count{version="${v}"} ${s.count}`);
+  }
+  head('swipesavvy_router_weight_percent', 'gauge', 'Share of new users routed to each version');
+  for (const b of backends)
+    lines.push(`swipesavvy_router_weight_percent{version="${escapeLabel(b.version)}"} ${b.weight}`);
+  head('swipesavvy_router_inflight_requests', 'gauge', 'Requests in flight by version');
+  for (const [version, s] of stats)
+    lines.push(`swipesavvy_router_inflight_requests{version="${escapeLabel(version)}"} ${s.inflight}`);
+  return `${lines.join('\n')}\n`;
+}
+
+type RecordFn = (stats: VersionStats, version: string, t0: number, status: number, code: string) => void;
+
+/**
+ * One proxied request as an undici dispatch handler: the upstream's headers and body chunks go
+ * straight to the client's response, with no intermediate stream. The last chunk is held back so
+ * that the final one leaves with `res.end(chunk)` — for the usual one-chunk answer, status line,
+ * headers and body in a single write.
+ */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  res: ServerResponse;
+  version: string;
+  stats: VersionStats;
+  setCookie: string | undefined;
+  record: RecordFn;
+  t0 = performance.now();
+  status = 0;
+  code = '';
+  pending: Buffer | undefined = undefined;
+  resume: (() => void) | undefined = undefined;
+  abort: ((err?: Error) => void) | undefined = undefined;
+  done = false;
+
+  constructor(
+    res: ServerResponse,
+    version: string,
+    stats: VersionStats,
+    setCookie: string | undefined,
+    record: RecordFn,
+  ) {
+    this.res = res;
+    this.version = version;
+    this.stats = stats;
+    this.setCookie = setCookie;
+    this.record = record;
+    stats.inflight++;
+    res.once('close', () => {
+      // the client went away before the answer was complete: stop the upstream request too
+      if (!this.done) this.abort?.(new Error('client closed the connection'));
+    });
+  }
+
+  onConnect(abort: (err?: Error) => void) {
+    this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void) {
+    if (statusCode < 200) return true; // an interim 1xx answer; the final one follows
+    this.status = statusCode;
+    this.resume = resume;
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      const lower = name.length <= SHORT_NAME ? name.toLowerCase() : name;
+      if (RESPONSE_HOP_BY_HOP.has(lower)) continue;
+      const value = raw[i + 1]!.toString('latin1');
+      if (lower === 'x-problem-code') this.code = value;
+      out.push(name, value);
+    }
+    out.push('x-swipesavvy-version', this.version);
+    if (this.setCookie) out.push('set-cookie', this.setCookie);
+    this.res.writeHead(statusCode, out);
+    return true;
+  }
+
+  onData(chunk: Buffer) {
+    const previous = this.pending;
+    this.pending = chunk;
+    if (previous === undefined || this.res.write(previous)) return true;
+    this.res.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete() {
+    this.done = true;
+    const last = this.pending;
+    this.pending = undefined;
+    if (last === undefined) this.res.end();
+    else this.res.end(last);
+    this.finish(this.status, this.code);
+  }
+
+  onError(error: Error) {
+    this.done = true;
+    if (this.res.destroyed) {
+      this.finish(499, 'CLIENT_CLOSED');
+      return;
+    }
+    this.finish(502, 'ROUTER_UPSTREAM_FAILED');
+    problem(
+      this.res,
+      502,
+      'ROUTER_UPSTREAM_FAILED',
+      `version ${this.version} did not answer: ${error.message}`,
+    );
+  }
+
+  finish(status: number, code: string) {
+    this.stats.inflight--;
+    this.record(this.stats, this.version, this.t0, status, code);
+  }
+}
+
+/**
+ * The last `capacity` requests, column by column in typed arrays: at 300 requests/s the router
+ * keeps 200,000 of them, and as objects they would be 200,000 more things for every major GC to
+ * mark (a pause every request in flight waits for). Sample objects are made only when read.
+ */
+class SampleRing {
+  capacity: number;
+  seq = 0;
+  at: Float64Array;
+  ms: Float64Array;
+  status: Uint16Array;
+  versionIndex: Uint16Array;
+  /** the problem code, or undefined for none (most requests) */
+  code: (string | undefined)[];
+  versions: string[] = [];
+  versionIds = new Map<string, number>();
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.at = new Float64Array(capacity);
+    this.ms = new Float64Array(capacity);
+    this.status = new Uint16Array(capacity);
+    this.versionIndex = new Uint16Array(capacity);
+    this.code = new Array(capacity).fill(undefined);
+  }
+
+  push(at: number, version: string, ms: number, status: number, code: string) {
+    let v = this.versionIds.get(version);
+    if (v === undefined) {
+      v = this.versions.push(version) - 1;
+      this.versionIds.set(version, v);
+    }
+    const i = this.seq++ % this.capacity;
+    this.at[i] = at;
+    this.ms[i] = ms;
+    this.status[i] = status;
+    this.versionIndex[i] = v;
+    this.code[i] = code === '' ? undefined : code;
+  }
+
+  /** the samples after `since` still held, oldest first */
+  since(since: number, version?: string | null): Sample[] {
+    const out: Sample[] = [];
+    for (let n = Math.max(since, this.seq - this.capacity) + 1; n <= this.seq; n++) {
+      const i = (n - 1) % this.capacity;
+      const v = this.versions[this.versionIndex[i]!]!;
+      if (version && v !== version) continue;
+      out.push({
+        seq: n,
+        at: this.at[i]!,
+        version: v,
+        ms: Math.round(this.ms[i]! * 1000) / 1000,
+        status: this.status[i]!,
+        code: this.code[i] ?? '',
+      });
+    }
+    return out;
+  }
+}
+
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const initial = policyProblems(options.backends);
   if (initial.length > 0) throw new Error(`invalid router policy: ${initial.join('; ')}`);
   let backends = options.backends.map((b) => ({ ...b }));
+  // One keep-alive pool per upstream, made when a version joins the policy and closed when it
+  // leaves, never per request.
   const pools = new Map<string, Pool>();
-  const inflight = new Map<string, number>();
   const poolFor = (url: string) => {
     let pool = pools.get(url);
     if (!pool) {
@@ -74,51 +311,28 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     }
     return pool;
   };
+  const stats = new Map<string, VersionStats>();
+  const statsOf = (version: string) => {
+    let s = stats.get(version);
+    if (!s) {
+      s = { inflight: 0, requests: new Map(), buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      stats.set(version, s);
+    }
+    return s;
+  };
 
-  const registry = new Registry();
-  const requests = new Counter({
-    name: 'swipesavvy_router_requests_total',
-    help: 'Requests through the router by version, status and problem code',
-    labelNames: ['version', 'status_code', 'code'],
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'swipesavvy_router_request_duration_seconds',
-    help: 'Request duration through the router by version',
-    labelNames: ['version'],
-    buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
-    registers: [registry],
-  });
-  new Gauge({
-    name: 'swipesavvy_router_weight_percent',
-    help: 'Share of new users routed to each version',
-    labelNames: ['version'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const b of backends) this.set({ version: b.version }, b.weight);
-    },
-  });
-  new Gauge({
-    name: 'swipesavvy_router_inflight_requests',
-    help: 'Requests in flight by version',
-    labelNames: ['version'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [version, n] of inflight) this.set({ version }, n);
-    },
-  });
-
-  const maxSamples = options.maxSamples ?? 200_000;
-  let samples: Sample[] = [];
-  let seq = 0;
-  const record = (version: string, t0: number, status: number, code: string) => {
+  const samples = new SampleRing(options.maxSamples ?? 200_000);
+  const record: RecordFn = (s, version, t0, status, code) => {
     const ms = performance.now() - t0;
-    requests.inc({ version, status_code: String(status), code });
-    duration.observe({ version }, ms / 1000);
-    samples.push({ seq: ++seq, at: Date.now(), version, ms: Math.round(ms * 1000) / 1000, status, code });
-    if (samples.length > maxSamples * 1.25) samples = samples.slice(-maxSamples);
+    const key = `${status}\t${code}`;
+    s.requests.set(key, (s.requests.get(key) ?? 0) + 1);
+    const seconds = ms / 1000;
+    let b = 0;
+    while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
+    if (b < DURATION_BUCKETS.length) s.buckets[b]!++;
+    s.sum += seconds;
+    s.count++;
+    samples.push(Date.now(), version, ms, status, code);
   };
 
   let publicUrl = '';
@@ -127,56 +341,34 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   };
   persist();
 
-  async function forward(req: IncomingMessage, res: ServerResponse, backend: Backend, setCookie?: string) {
-    const t0 = performance.now();
-    const version = backend.version;
-    inflight.set(version, (inflight.get(version) ?? 0) + 1);
-    const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers))
-      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
-    const peer = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${peer}` : peer;
-    headers['x-forwarded-proto'] ??= 'http';
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    try {
-      const upstream = await poolFor(backend.url).request({
-        path: req.url ?? '/',
-        method: req.method as 'GET',
-        headers,
-        body: hasBody ? req : undefined,
-        headersTimeout: 60_000,
-        bodyTimeout: 60_000,
-      });
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(upstream.headers))
-        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      out['x-swipesavvy-version'] = version;
-      if (setCookie) {
-        const existing = out['set-cookie'];
-        out['set-cookie'] = [...(existing === undefined ? [] : [existing].flat()), setCookie];
-      }
-      res.writeHead(upstream.statusCode, out);
-      await pipeline(upstream.body, res);
-      const code = upstream.headers['x-problem-code'];
-      record(version, t0, upstream.statusCode, typeof code === 'string' ? code : '');
-    } catch (error) {
-      record(version, t0, 502, 'ROUTER_UPSTREAM_FAILED');
-      problem(
-        res,
-        502,
-        'ROUTER_UPSTREAM_FAILED',
-        `version ${version} did not answer: ${(error as Error).message}`,
-      );
-    } finally {
-      inflight.set(version, (inflight.get(version) ?? 1) - 1);
-    }
-  }
-
   const proxy = createServer((req, res) => {
-    let routeId = cookieValue(req.headers.cookie, STICKY_COOKIE);
+    // one pass over the raw headers: the upstream's header list, the sticky cookie, X-Forwarded-*
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let cookie: string | undefined;
+    let forwardedFor: string | undefined;
+    let forwardedProto = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const value = raw[i + 1]!;
+      const lower = name.length <= SHORT_NAME ? name.toLowerCase() : name;
+      if (HOP_BY_HOP.has(lower)) continue;
+      if (lower === 'x-forwarded-for') {
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      }
+      if (lower === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+      else if (lower === 'x-forwarded-proto') forwardedProto = true;
+      headers.push(name, value);
+    }
+    const peer = req.socket.remoteAddress ?? '';
+    headers.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+    if (!forwardedProto) headers.push('x-forwarded-proto', 'http');
+
+    let routeId = cookieValue(cookie, STICKY_COOKIE);
     let setCookie: string | undefined;
     if (!routeId || !/^[\w-]{8,64}$/.test(routeId)) {
-      routeId = randomBytes(12).toString('base64url');
+      routeId = newRouteId();
       setCookie = `${STICKY_COOKIE}=${routeId}; Path=/; HttpOnly; SameSite=Lax`;
     }
     const backend = pickBackend(backends, routeId);
@@ -184,7 +376,23 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       problem(res, 503, 'ROUTER_NO_BACKEND', 'no version has traffic');
       return;
     }
-    void forward(req, res, backend, setCookie);
+    const exchange = new ProxyExchange(res, backend.version, statsOf(backend.version), setCookie, record);
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    try {
+      poolFor(backend.url).dispatch(
+        {
+          path: req.url ?? '/',
+          method: req.method as Dispatcher.HttpMethod,
+          headers,
+          body: hasBody ? req : null,
+          headersTimeout: 60_000,
+          bodyTimeout: 60_000,
+        },
+        exchange,
+      );
+    } catch (error) {
+      exchange.onError(error as Error);
+    }
   });
   proxy.keepAliveTimeout = 5000;
 
@@ -194,8 +402,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   };
   const state = () => ({
     backends,
-    inflight: Object.fromEntries(backends.map((b) => [b.version, inflight.get(b.version) ?? 0])),
-    seq,
+    inflight: Object.fromEntries(backends.map((b) => [b.version, stats.get(b.version)?.inflight ?? 0])),
+    seq: samples.seq,
     pid: process.pid,
     publicUrl,
   });
@@ -204,14 +412,13 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     try {
       if (req.method === 'GET' && url.pathname === '/state') return json(res, 200, state());
       if (req.method === 'GET' && url.pathname === '/metrics') {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        return res.end(await registry.metrics());
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return res.end(renderMetrics(stats, backends));
       }
       if (req.method === 'GET' && url.pathname === '/samples') {
         const since = Number(url.searchParams.get('since') ?? 0);
         const version = url.searchParams.get('version');
-        const out = samples.filter((s) => s.seq > since && (!version || s.version === version));
-        return json(res, 200, { seq, samples: out });
+        return json(res, 200, { seq: samples.seq, samples: samples.since(since, version) });
       }
       if (req.method === 'PUT' && url.pathname === '/backends') {
         let body = '';
