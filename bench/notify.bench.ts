@@ -3,8 +3,8 @@
 // ratio, time to complete, memory peak, lost and duplicated (sink's count against the database),
 // then the SIGKILL scenario's accounting. Bounded: every phase has a deadline.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { startNotificationWorkers } from '../src/modules/notifications/notifications.jobs.ts';
@@ -42,22 +42,67 @@ async function startSink(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
+/** CPU seconds of a process (Linux /proc), with its reaped children when `reaped` (the postmaster's backends). */
+function cpuSeconds(pid: number, reaped = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the PostgreSQL server: the postmaster, its live processes and those that ended. */
+function serverCpuSeconds(postmaster: number): number {
+  let total = cpuSeconds(postmaster, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) total += cpuSeconds(Number(entry));
+    } catch {}
+  }
+  return total;
+}
+
 const sinkStats = async (url: string) =>
   (await (await fetch(`${url}/stats`)).json()) as { distinct: number; total: number };
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-bench-'));
 chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as the postgres user and must enter it
 const external = process.env['BENCH_DATABASE_URL'];
-const embedded = external ? undefined : await useEmbeddedDatabase({ dataDir, port: await freePort() });
+// BENCH_PG_STATS=1: the server loads pg_stat_statements (nested statements too, i.e. triggers) and
+// the top statements of the 100,000 campaign are printed: where PostgreSQL's time goes
+const pgStats = process.env['BENCH_PG_STATS'] === '1';
+const embedded = external
+  ? undefined
+  : await useEmbeddedDatabase({
+      dataDir,
+      port: await freePort(),
+      ...(pgStats
+        ? {
+            settings: {
+              shared_preload_libraries: 'pg_stat_statements',
+              'pg_stat_statements.track': 'all',
+              'pg_stat_statements.track_planning': 'on',
+            },
+          }
+        : {}),
+    });
 const databaseUrl = external ?? embedded!.url;
 const children: ChildProcess[] = [];
 let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+// memoryUsage.rss() reads one number; memoryUsage() walks the heap spaces, which showed in profiles
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
 
 try {
   say(`database: ${external ? 'BENCH_DATABASE_URL' : 'embedded PostgreSQL (the product default settings)'}`);
   const admin = createPool(databaseUrl, 2);
   await migrate(admin);
+  if (pgStats && !external) await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const sink = await startSink();
   children.push(sink.child);
 
@@ -129,19 +174,47 @@ try {
   const notifier = createNotifier(runtime);
   await startNotificationWorkers(runtime.queue!, notifier, config.notify.jobConcurrency);
   const send = await notifier.createSend(merchant, user, mainCampaign);
+  // CPU of each party over the campaign: where the 2 cores go, which wall time on a shared machine hides
+  const postmaster = embedded
+    ? Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0])
+    : 0;
+  const cpuBefore = {
+    pipeline: process.cpuUsage(),
+    sink: cpuSeconds(sink.child.pid!),
+    db: postmaster ? serverCpuSeconds(postmaster) : 0,
+  };
+  if (pgStats && !external) await admin.query('SELECT pg_stat_statements_reset()');
   const started = performance.now();
   await notifier.startSend(merchant, send.id);
   let last = 0;
-  const done = await within(300_000, 'the 100,000 campaign', async () => {
-    const p = await notifier.progress(merchant, send.id);
-    const delivered = p.counts?.delivered ?? 0;
-    if (delivered - last >= RECIPIENTS / 10) {
-      say(`  … ${delivered} delivered (${((performance.now() - started) / 1000).toFixed(1)} s)`);
-      last = delivered;
+  // polled cheaply (the send's status, the sink's counter); the counts are read once at the end
+  await within(300_000, 'the 100,000 campaign', async () => {
+    const { rows } = await admin.query('SELECT status FROM notification_sends WHERE id = $1', [send.id]);
+    const received = (await sinkStats(sink.url)).distinct;
+    if (received - last >= RECIPIENTS / 10) {
+      say(`  … ${received} received by the sink (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      last = received;
     }
-    return p.status === 'completed' && p;
+    return rows[0]?.status === 'completed';
   });
   const seconds = (performance.now() - started) / 1000;
+  const pipelineCpu = process.cpuUsage(cpuBefore.pipeline);
+  const cpu = {
+    pipeline: (pipelineCpu.user + pipelineCpu.system) / 1e6,
+    sink: cpuSeconds(sink.child.pid!) - cpuBefore.sink,
+    db: postmaster ? serverCpuSeconds(postmaster) - cpuBefore.db : 0,
+  };
+  const top =
+    pgStats && !external
+      ? (
+          await admin.query<{ ms: number; plan: number; calls: number; query: string }>(
+            `SELECT round(total_exec_time)::int AS ms, round(total_plan_time)::int AS plan, calls::int,
+                    regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query
+               FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 15`,
+          )
+        ).rows
+      : [];
+  const done = await notifier.progress(merchant, send.id);
   const stats = await sinkStats(sink.url);
   const rate = done.counts!.delivered / seconds;
   await notifier.close();
@@ -154,6 +227,21 @@ try {
   say(`ratio pipeline / sink capacity: ${(rate / sinkRate).toFixed(2)}`);
   say(`target ≥ 5000/s and < 30 s: ${rate >= 5000 && seconds < 30 ? 'met' : 'NOT met'}`);
   say(`memory peak (bench process, pipeline in-process): ${Math.round(peakRss / 1_048_576)} MiB RSS`);
+  const per1000 = (s: number) => ((s * 1000 * 1000) / done.counts!.delivered).toFixed(0);
+  const cpuTotal = cpu.pipeline + cpu.sink + cpu.db;
+  say(
+    `CPU per 1,000 deliveries: pipeline ${per1000(cpu.pipeline)} ms, PostgreSQL ${postmaster ? `${per1000(cpu.db)} ms` : 'n/a (external)'}, sink ${per1000(cpu.sink)} ms` +
+      (postmaster
+        ? ` = ${per1000(cpuTotal)} ms: ~${Math.round((availableParallelism() * done.counts!.delivered) / cpuTotal)} deliveries/s would fill ${availableParallelism()} idle cores`
+        : ''),
+  );
+  if (top.length > 0) {
+    say('PostgreSQL, top statements (exec ms, plan ms, calls; nested ones included):');
+    for (const t of top)
+      say(
+        `  ${String(t.ms).padStart(7)} ${String(t.plan).padStart(6)} ${String(t.calls).padStart(7)}  ${t.query}`,
+      );
+  }
   say(
     `accounting: database delivered ${done.counts!.delivered}, failed ${done.counts!.failed}; sink distinct webhook-ids ${stats.distinct}, requests ${stats.total}`,
   );

@@ -135,7 +135,8 @@ export async function fanOutBatch(
     5,
   );
   const { rows } = await db.query<{ last: string | null; ids: string[] }>(
-    `WITH v AS (
+    // v is materialized: inlined, its window sums were computed again for every recipient
+    `WITH v AS MATERIALIZED (
        SELECT name, content, sum(weight) OVER (ORDER BY position) AS upto, sum(weight) OVER () AS total
          FROM campaign_variants WHERE campaign_id = $2
      ),

@@ -118,8 +118,9 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
     if (live.length > 0) {
       const merchants = [...new Set(live.filter((n) => n.channel === 'webhook').map((n) => n.merchantId))];
       const secrets = merchants.length > 0 ? await delivery.webhookSecretsFor(db, merchants) : new Map();
+      const liveIds = live.map((n) => n.id);
       const renew = setInterval(
-        () => delivery.renewClaim(db, token).catch(() => {}),
+        () => delivery.renewClaim(db, token, liveIds).catch(() => {}),
         Math.max(500, (nc.leaseSeconds * 1000) / 3),
       );
       // a pause or cancel must stop a claimed batch too, not only the batches after it
