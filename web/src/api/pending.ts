@@ -62,13 +62,15 @@ export type RecipientPage = { items: Recipient[]; nextCursor: string | null };
 type Operation = { parameters?: { name: string; in: string }[] };
 type OpenApi = { paths?: Record<string, Record<string, Operation>> };
 
+export const capabilitiesQuery = {
+  queryKey: ['openapi'],
+  queryFn: () => rawJson<OpenApi>('GET', '/openapi.json'),
+  staleTime: Number.POSITIVE_INFINITY,
+};
+
 /** The routes the running server documents: `has('post', '/api/x/{id}')`. */
 export function useCapabilities() {
-  const query = useQuery({
-    queryKey: ['openapi'],
-    queryFn: () => rawJson<OpenApi>('GET', '/openapi.json'),
-    staleTime: Number.POSITIVE_INFINITY,
-  });
+  const query = useQuery(capabilitiesQuery);
   const has = (method: string, path: string) => Boolean(query.data?.paths?.[path]?.[method.toLowerCase()]);
   const hasQueryParam = (path: string, name: string) =>
     Boolean(query.data?.paths?.[path]?.['get']?.parameters?.some((p) => p.in === 'query' && p.name === name));
