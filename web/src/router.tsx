@@ -1,13 +1,12 @@
 import type { ComponentType } from 'react';
 import { createBrowserRouter, type LoaderFunctionArgs, Navigate, Outlet, RouterProvider } from 'react-router';
 import { loadSession } from './api/client.ts';
-import { capabilitiesQuery } from './api/pending.ts';
 import { useAuth } from './auth.tsx';
 import { Layout } from './components/Layout.tsx';
 import { RouteError } from './components/RouteError.tsx';
 import { Loading } from './components/ui.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
-import { campaignQuery, queryClient } from './query.ts';
+import { loadCampaignPage, prefetchCampaignPage } from './query.ts';
 
 // Every page but sign-in is its own chunk: the first load carries only the shell and the login form.
 // The router loads a page's chunk before it renders the page (route `lazy`), side by side with the
@@ -31,16 +30,14 @@ function GuestOnly({ children }: { children: React.ReactNode }) {
 }
 
 /**
- * The campaign page's own data, fetched while its code loads: the page then renders once, with its
- * metrics (the campaign carries them), rather than first as "Loading…". A failed fetch is not thrown
- * here: the page's query shows the error where the campaign would be.
+ * The campaign page's own data, fetched while its code loads (on the first load, the entry module
+ * has already started both): the page then renders once, with its metrics (the campaign carries
+ * them), rather than first as "Loading…". A failed fetch is not thrown here: the page's query shows
+ * the error where the campaign would be.
  */
 async function campaignLoader({ params }: LoaderFunctionArgs) {
   if (!params['id'] || !loadSession()) return null; // signed out: RequireAuth sends to /login
-  const campaign = queryClient.prefetchQuery(campaignQuery(params['id']));
-  // the time series asks the OpenAPI document first: start that now too, not when the page mounts
-  void queryClient.prefetchQuery(capabilitiesQuery);
-  await campaign;
+  await prefetchCampaignPage(params['id']);
   return null;
 }
 
@@ -76,7 +73,7 @@ const router = createBrowserRouter([
           {
             path: 'campaigns/:id',
             loader: campaignLoader,
-            lazy: page(() => import('./pages/CampaignPage.tsx')),
+            lazy: page(loadCampaignPage),
           },
           { path: 'campaigns/:id/edit', lazy: page(() => import('./pages/CampaignFormPage.tsx')) },
           { path: 'portfolio', lazy: page(() => import('./pages/PortfolioPage.tsx')) },
@@ -90,6 +87,20 @@ const router = createBrowserRouter([
     ],
   },
 ]);
+
+/** Calls `callback` once, when the first page has loaded (its code and data) and is being shown. */
+export function afterFirstPage(callback: () => void): void {
+  const shown = () => router.state.initialized && router.state.navigation.state === 'idle';
+  if (shown()) {
+    callback();
+    return;
+  }
+  const unsubscribe = router.subscribe(() => {
+    if (!shown()) return;
+    unsubscribe();
+    callback();
+  });
+}
 
 export function AppRouter() {
   return <RouterProvider router={router} />;

@@ -6,7 +6,7 @@
 // Before calling one, the dashboard asks the server's OpenAPI document whether the route exists, so
 // an absent feature shows "not available yet" instead of a 404 in the console.
 import { useQuery } from '@tanstack/react-query';
-import { rawJson } from './client.ts';
+import { capabilitiesQuery } from '../query.ts';
 
 export type Verdict = 'winner' | 'no difference' | 'keep running' | 'invalid: SRM';
 export type Experiment = {
@@ -58,15 +58,6 @@ export type Recipient = {
   lastError?: string | null;
 };
 export type RecipientPage = { items: Recipient[]; nextCursor: string | null };
-
-type Operation = { parameters?: { name: string; in: string }[] };
-type OpenApi = { paths?: Record<string, Record<string, Operation>> };
-
-export const capabilitiesQuery = {
-  queryKey: ['openapi'],
-  queryFn: () => rawJson<OpenApi>('GET', '/openapi.json'),
-  staleTime: Number.POSITIVE_INFINITY,
-};
 
 /** The routes the running server documents: `has('post', '/api/x/{id}')`. */
 export function useCapabilities() {
