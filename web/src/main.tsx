@@ -1,20 +1,8 @@
-import { QueryClientProvider } from '@tanstack/react-query';
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { AuthProvider } from './auth.tsx';
-import { registerServiceWorker } from './push.ts';
-import { queryClient } from './query.ts';
-import { AppRouter } from './router.tsx';
+// The entry module: small, so it runs as soon as the document is parsed. It starts what the first
+// page needs (its data and its code) and, in parallel, the app itself (React, the router, the
+// pages), instead of the first request leaving only once all of that has been fetched and run.
+import { prefetchFirstPage } from './query.ts';
 import './styles.css';
 
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <QueryClientProvider client={queryClient}>
-      <AuthProvider>
-        <AppRouter />
-      </AuthProvider>
-    </QueryClientProvider>
-  </StrictMode>,
-);
-
-registerServiceWorker();
+prefetchFirstPage(window.location.pathname);
+void import('./app.tsx');

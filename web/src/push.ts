@@ -1,14 +1,24 @@
 import { rawJson } from './api/client.ts';
 import { pending } from './api/pending.ts';
 
-/** Registers the service worker (sw.js at the origin's root, so it controls every page). */
+/**
+ * Registers the service worker (sw.js at the origin's root, so it controls every page). It only
+ * handles pushes, so nothing on screen waits for it: it registers once the page has loaded and the
+ * main thread is idle, rather than starting a worker while the first page is still rendering.
+ */
 export function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
-  window.addEventListener('load', () => {
+  const register = () => {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {
       // a browser that refuses service workers (private mode, http on a LAN address) still gets the dashboard
     });
-  });
+  };
+  const whenIdle = () =>
+    'requestIdleCallback' in window
+      ? requestIdleCallback(register, { timeout: 2000 })
+      : setTimeout(register, 200);
+  if (document.readyState === 'complete') whenIdle();
+  else window.addEventListener('load', whenIdle, { once: true });
 }
 
 function urlBase64ToUint8Array(base64: string): Uint8Array<ArrayBuffer> {

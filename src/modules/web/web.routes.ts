@@ -43,8 +43,15 @@ export const webRoutes: FastifyPluginAsync<{ root?: string }> = async (app, opti
     wildcard: false,
     index: false,
     cacheControl: false,
+    // the build writes .br and .gz copies of its text files (web/scripts/build.ts): the one the
+    // browser accepts is sent as is, so nothing is compressed per request
+    preCompressed: true,
     setHeaders(res, file) {
-      const relative = path.relative(root, file).split(path.sep).join('/');
+      const relative = path
+        .relative(root, file)
+        .split(path.sep)
+        .join('/')
+        .replace(/\.(br|gz)$/, '');
       res.header('cache-control', relative.startsWith('assets/') ? IMMUTABLE : 'no-cache');
       if (relative === 'index.html') res.header('content-security-policy', DASHBOARD_CSP);
       if (relative === 'sw.js') res.header('service-worker-allowed', '/');

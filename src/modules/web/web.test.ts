@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { generateApiTypes, SCHEMA_FILE } from '../../../web/scripts/api-types.ts';
 import { errorHandler, notFoundHandler } from '../../platform/http-errors.ts';
@@ -63,6 +64,47 @@ test('the build is served with immutable hashed assets, an uncached index.html a
   );
   assert.equal((await app.inject({ url: '/favicon.ico' })).statusCode, 404);
   assert.equal((await app.inject({ method: 'POST', url: '/campaigns' })).statusCode, 404);
+});
+
+test("the build's precompressed copies are sent to browsers that accept them, with the same headers", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'swipesavvy-dist-br-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'assets'));
+  const html = '<!doctype html><div id="root"></div>';
+  const js = 'console.log("a chunk");'.repeat(100);
+  writeFileSync(path.join(root, 'index.html'), html);
+  writeFileSync(path.join(root, 'index.html.br'), brotliCompressSync(html));
+  writeFileSync(path.join(root, 'assets', 'app-Ab12Cd34.js'), js);
+  writeFileSync(path.join(root, 'assets', 'app-Ab12Cd34.js.br'), brotliCompressSync(js));
+  const app = await appServing(root);
+
+  const asset = await app.inject({
+    url: '/assets/app-Ab12Cd34.js',
+    headers: { 'accept-encoding': 'gzip, br' },
+  });
+  assert.equal(asset.statusCode, 200);
+  assert.equal(asset.headers['content-encoding'], 'br');
+  assert.match(asset.headers['content-type'] as string, /javascript/);
+  assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
+  assert.match(asset.headers['vary'] as string, /accept-encoding/i);
+  assert.equal(brotliDecompressSync(asset.rawPayload).toString(), js);
+
+  const plain = await app.inject({
+    url: '/assets/app-Ab12Cd34.js',
+    headers: { 'accept-encoding': 'identity' },
+  });
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.body, js);
+
+  const deepLink = await app.inject({ url: '/campaigns/x', headers: { 'accept-encoding': 'br' } });
+  assert.equal(deepLink.headers['content-encoding'], 'br');
+  assert.equal(deepLink.headers['cache-control'], 'no-cache');
+  assert.equal(
+    deepLink.headers['content-security-policy'],
+    DASHBOARD_CSP,
+    'the compressed index.html keeps its CSP',
+  );
+  assert.equal(brotliDecompressSync(deepLink.rawPayload).toString(), html);
 });
 
 test('without a build, the API starts and / answers 404', async () => {

@@ -6,7 +6,7 @@
 // Before calling one, the dashboard asks the server's OpenAPI document whether the route exists, so
 // an absent feature shows "not available yet" instead of a 404 in the console.
 import { useQuery } from '@tanstack/react-query';
-import { rawJson } from './client.ts';
+import { capabilitiesQuery } from '../query.ts';
 
 export type Verdict = 'winner' | 'no difference' | 'keep running' | 'invalid: SRM';
 export type Experiment = {
@@ -59,16 +59,9 @@ export type Recipient = {
 };
 export type RecipientPage = { items: Recipient[]; nextCursor: string | null };
 
-type Operation = { parameters?: { name: string; in: string }[] };
-type OpenApi = { paths?: Record<string, Record<string, Operation>> };
-
 /** The routes the running server documents: `has('post', '/api/x/{id}')`. */
 export function useCapabilities() {
-  const query = useQuery({
-    queryKey: ['openapi'],
-    queryFn: () => rawJson<OpenApi>('GET', '/openapi.json'),
-    staleTime: Number.POSITIVE_INFINITY,
-  });
+  const query = useQuery(capabilitiesQuery);
   const has = (method: string, path: string) => Boolean(query.data?.paths?.[path]?.[method.toLowerCase()]);
   const hasQueryParam = (path: string, name: string) =>
     Boolean(query.data?.paths?.[path]?.['get']?.parameters?.some((p) => p.in === 'query' && p.name === name));

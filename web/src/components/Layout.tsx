@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { NavLink, Outlet, useNavigation } from 'react-router';
 import { useAuth } from '../auth.tsx';
 
 const links = [
@@ -14,8 +14,11 @@ const links = [
 export function Layout() {
   const { session, logout } = useAuth();
   const [open, setOpen] = useState(false);
+  // the next page's code and data load before it shows: say so while the current page stays
+  const navigating = useNavigation().state !== 'idle';
   return (
-    <div className="shell">
+    <div className="shell" aria-busy={navigating}>
+      {navigating ? <div className="nav-progress" role="progressbar" aria-label="Loading the page" /> : null}
       <header className="topbar">
         <NavLink to="/campaigns" className="brand">
           SwipeSavvy
