@@ -108,7 +108,7 @@ export type EventRow = {
   id: string;
   type: string;
   campaignId: string;
-  variant: string | null;
+  variant?: string | null;
   customerId: string;
   at: string;
 };
@@ -139,31 +139,78 @@ export async function ownedReferences(
 }
 
 /**
- * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
- * partitions); the rollup trigger counts them in the same statement. `events` must not repeat an id.
+ * What a batch's references are: each named campaign of the merchant with its variants, and the
+ * named customers that are not the merchant's (usually none, so little comes back). Ids travel as
+ * comma-separated text (validated uuids), which is cheaper to send than a 10,000-element array.
  */
-export async function insertEvents(db: Queryable, merchantId: string, events: EventRow[]): Promise<number> {
-  const { rowCount } = await db.query(
-    `WITH x AS (
-       SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[])
-         AS x(id, type, campaign_id, variant, customer_id, occurred_at)
+export async function eventReferences(
+  db: Queryable,
+  merchantId: string,
+  campaignIds: string[],
+  customerIds: string[],
+): Promise<{ variants: Map<string, Set<string>>; missingCustomers: Set<string> }> {
+  const { rows } = await db.query<{ variants: [string, string | null][]; missing: string[] }>({
+    name: 'events-references',
+    text: `SELECT
+       (SELECT coalesce(json_agg(json_build_array(c.id, v.name)), '[]')
+          FROM campaigns c LEFT JOIN campaign_variants v ON v.campaign_id = c.id
+         WHERE c.merchant_id = $1 AND c.id = ANY (string_to_array($2, ',')::uuid[])) AS variants,
+       (SELECT coalesce(json_agg(m.id), '[]') FROM (
+          SELECT unnest(string_to_array($3, ',')::uuid[])
+          EXCEPT SELECT id FROM customers WHERE merchant_id = $1 AND id = ANY (string_to_array($3, ',')::uuid[])
+        ) m(id)) AS missing`,
+    values: [merchantId, campaignIds.join(','), customerIds.join(',')],
+  });
+  const variants = new Map<string, Set<string>>();
+  for (const [campaignId, name] of rows[0]!.variants) {
+    const names = variants.get(campaignId) ?? new Set<string>();
+    variants.set(campaignId, names);
+    if (name !== null) names.add(name);
+  }
+  return { variants, missingCustomers: new Set(rows[0]!.missing) };
+}
+
+/**
+ * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
+ * partitions); the rollup trigger counts them in the same statement. `json` is `{"events": [...]}`
+ * with items of EventRow's keys (variant may be absent), no id twice. Two batches storing the same new id at once: the
+ * second fails on event_ids' key (23505) and is retried, when it finds the id stored.
+ */
+export async function insertEvents(db: Queryable, merchantId: string, json: string): Promise<number> {
+  const { rows } = await db.query<{ accepted: number }>({
+    name: 'events-insert',
+    text: `WITH x AS (
+       SELECT * FROM json_to_recordset($2::json -> 'events')
+         AS x(id text, type text, "campaignId" uuid, variant text, "customerId" uuid, at timestamptz)
      ),
      fresh AS (
-       INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM x ON CONFLICT DO NOTHING RETURNING id
+       SELECT * FROM x WHERE NOT EXISTS (SELECT 1 FROM event_ids e WHERE e.merchant_id = $1 AND e.id = x.id)
+     ),
+     ids AS (
+       INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM fresh
+     ),
+     stored AS (
+       INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
+       SELECT $1, id, type, "campaignId", variant, "customerId", at FROM fresh
      )
-     INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
-     SELECT $1, x.id, x.type, x.campaign_id, x.variant, x.customer_id, x.occurred_at FROM x JOIN fresh USING (id)`,
-    [
-      merchantId,
-      events.map((e) => e.id),
-      events.map((e) => e.type),
-      events.map((e) => e.campaignId),
-      events.map((e) => e.variant),
-      events.map((e) => e.customerId),
-      events.map((e) => e.at),
-    ],
-  );
-  return rowCount ?? 0;
+     SELECT count(*)::int AS accepted FROM fresh`,
+    values: [merchantId, json],
+  });
+  return rows[0]!.accepted;
+}
+
+/**
+ * Holds the merchant row FOR KEY SHARE until the transaction ends: deleting the merchant, or its
+ * customers or campaigns (whose triggers take the row FOR UPDATE before removing their events),
+ * waits for the batch. false when the merchant is gone.
+ */
+export async function lockMerchantForIngest(db: Queryable, merchantId: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'merchant-ingest-lock',
+    text: 'SELECT 1 FROM merchants WHERE id = $1 FOR KEY SHARE',
+    values: [merchantId],
+  });
+  return rowCount === 1;
 }
 
 export type TransactionRow = { id: string; customerId: string; amount: number; currency: string; at: string };
