@@ -1,4 +1,6 @@
 import type { Queryable } from '../../platform/db.ts';
+import { type CampaignRow, campaignColumns } from '../campaigns/campaigns.repo.ts';
+import type { LiftRow } from './analytics.lift.repo.ts';
 import type { SegmentKey } from './analytics.schema.ts';
 
 export type Counts = {
@@ -36,23 +38,6 @@ export async function campaignCounts(
 export type Interval = 'hour' | 'day';
 export type SeriesPoint = Counts & { at: Date };
 
-/** A campaign's counts per hour or day (UTC) from `since`, from the hourly rollup. */
-export async function campaignSeries(
-  db: Queryable,
-  campaignId: string,
-  interval: Interval,
-  since: Date,
-): Promise<SeriesPoint[]> {
-  const { rows } = await db.query<SeriesPoint>({
-    name: 'campaign-series',
-    text: `SELECT date_trunc($2, hour, 'UTC') AS at, ${sums}
-       FROM analytics_hourly WHERE campaign_id = $1 AND hour >= $3
-      GROUP BY 1 ORDER BY 1`,
-    values: [campaignId, interval, since],
-  });
-  return rows;
-}
-
 /** The merchant's counts per day (UTC) from `since`, over all its campaigns. */
 export async function portfolioSeries(
   db: Queryable,
@@ -69,27 +54,13 @@ export async function portfolioSeries(
   return rows;
 }
 
-// The API's segment names are the rollup's dimension names; only these reach the SQL, as a parameter.
-export async function segmentCounts(
-  db: Queryable,
-  campaignId: string,
-  by: SegmentKey,
-): Promise<(Counts & { segment: string })[]> {
-  const { rows } = await db.query<Counts & { segment: string }>(
-    `SELECT value AS segment, ${sums}
-       FROM analytics_segments_daily WHERE campaign_id = $1 AND dimension = $2
-      GROUP BY value ORDER BY value`,
-    [campaignId, by],
-  );
-  return rows;
-}
-
 export type VariantUnits = Counts & { variant: string; exposed: number; converted: number };
 
 /** Per variant: unique customers exposed and converted, and the event counts. */
 export async function variantUnits(db: Queryable, campaignId: string): Promise<VariantUnits[]> {
-  const { rows } = await db.query<VariantUnits>(
-    `SELECT v.name AS variant, coalesce(u.exposed, 0)::bigint AS exposed, coalesce(u.converted, 0)::bigint AS converted,
+  const { rows } = await db.query<VariantUnits>({
+    name: 'variant-units',
+    text: `SELECT v.name AS variant, coalesce(u.exposed, 0)::bigint AS exposed, coalesce(u.converted, 0)::bigint AS converted,
             coalesce(h.impressions, 0)::bigint AS impressions, coalesce(h.opens, 0)::bigint AS opens,
             coalesce(h.clicks, 0)::bigint AS clicks, coalesce(h.conversions, 0)::bigint AS conversions,
             coalesce(h.transactions, 0)::bigint AS transactions, coalesce(h.revenue, 0)::numeric AS revenue,
@@ -99,9 +70,111 @@ export async function variantUnits(db: Queryable, campaignId: string): Promise<V
        LEFT JOIN (SELECT variant, ${sums} FROM analytics_hourly WHERE campaign_id = $1 GROUP BY variant) h
               ON h.variant = v.name
       WHERE v.campaign_id = $1 ORDER BY v.position`,
-    [campaignId],
-  );
+    values: [campaignId],
+  });
   return rows;
+}
+
+// The reads behind the campaign analytics routes, each one named statement and one round trip:
+// the campaign (scoped to the merchant) with what the route shows, from the rollups only.
+
+const countsJson = (from: string) => `(SELECT json_build_object('impressions', coalesce(sum(impressions), 0),
+    'opens', coalesce(sum(opens), 0), 'clicks', coalesce(sum(clicks), 0), 'conversions', coalesce(sum(conversions), 0),
+    'transactions', coalesce(sum(transactions), 0), 'revenue', coalesce(sum(revenue), 0), 'messagesSent', coalesce(sum(sent), 0))
+   FROM ${from})`;
+
+type SeriesJson = Omit<SeriesPoint, 'at'> & { at: string };
+type LiftJson = Omit<LiftRow, 'since' | 'until' | 'computedAt'> & {
+  since: string;
+  until: string;
+  computedAt: string;
+};
+
+/** A campaign with its all-time counts, its series per hour or day from `since`, and its holdout baseline. */
+export async function campaignMetrics(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+  interval: Interval,
+  since: Date,
+): Promise<(CampaignRow & { counts: Counts; series: SeriesPoint[]; lift: LiftRow | undefined }) | undefined> {
+  const { rows } = await db.query<
+    CampaignRow & { counts: Counts; series: SeriesJson[]; lift: LiftJson | null }
+  >({
+    name: 'campaign-metrics',
+    text: `SELECT ${campaignColumns},
+       ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts,
+       (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
+          SELECT date_trunc($3, hour, 'UTC') AS at, ${sums}
+            FROM analytics_hourly h WHERE h.campaign_id = c.id AND h.hour >= $4 GROUP BY 1) s) AS series,
+       (SELECT json_build_object('treatedCustomers', treated_customers, 'treatedRevenue', treated_revenue,
+                 'treatedRevenueSq', treated_revenue_sq, 'holdoutCustomers', holdout_customers,
+                 'holdoutRevenue', holdout_revenue, 'holdoutRevenueSq', holdout_revenue_sq,
+                 'since', since, 'until', until, 'computedAt', computed_at)
+          FROM analytics_lift l WHERE l.campaign_id = c.id) AS lift
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId, interval, since],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  const { lift, series, ...rest } = row;
+  return {
+    ...rest,
+    series: series.map((p) => ({ ...p, at: new Date(p.at) })),
+    lift: lift
+      ? {
+          ...lift,
+          since: new Date(lift.since),
+          until: new Date(lift.until),
+          computedAt: new Date(lift.computedAt),
+        }
+      : undefined,
+  };
+}
+
+/** A campaign with its counts by one segment dimension. */
+export async function campaignSegments(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+  by: SegmentKey,
+): Promise<(CampaignRow & { segments: (Counts & { segment: string })[] }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { segments: (Counts & { segment: string })[] }>({
+    name: 'campaign-segments',
+    text: `SELECT ${campaignColumns},
+       (SELECT coalesce(json_agg(s ORDER BY s.segment), '[]') FROM (
+          SELECT value AS segment, ${sums} FROM analytics_segments_daily sd
+           WHERE sd.campaign_id = c.id AND sd.dimension = $3 GROUP BY value) s) AS segments
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId, by],
+  });
+  return rows[0];
+}
+
+/** A campaign with its variants' units and counts, and whether it allocates adaptively. */
+export async function campaignExperiment(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+): Promise<(CampaignRow & { units: VariantUnits[]; adaptive: boolean }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { units: VariantUnits[]; adaptive: boolean }>({
+    name: 'campaign-experiment',
+    text: `SELECT ${campaignColumns},
+       (SELECT coalesce(json_agg(json_build_object('variant', v.name, 'exposed', coalesce(u.exposed, 0),
+                 'converted', coalesce(u.converted, 0), 'impressions', coalesce(h.impressions, 0),
+                 'opens', coalesce(h.opens, 0), 'clicks', coalesce(h.clicks, 0),
+                 'conversions', coalesce(h.conversions, 0), 'transactions', coalesce(h.transactions, 0),
+                 'revenue', coalesce(h.revenue, 0), 'messagesSent', coalesce(h."messagesSent", 0)) ORDER BY v.position), '[]')
+          FROM campaign_variants v
+          LEFT JOIN analytics_variant_units u ON u.campaign_id = v.campaign_id AND u.variant = v.name
+          LEFT JOIN (SELECT variant, ${sums} FROM analytics_hourly WHERE campaign_id = $1 GROUP BY variant) h
+                 ON h.variant = v.name
+         WHERE v.campaign_id = c.id) AS units,
+       coalesce((SELECT enabled FROM analytics_allocation_settings a WHERE a.campaign_id = c.id), false) AS adaptive
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId],
+  });
+  return rows[0];
 }
 
 export type EventRow = {

@@ -271,13 +271,11 @@ export function createAnalyticsService(db: Db) {
     reallocate,
 
     async metrics(merchantId: string, id: string, interval: repo.Interval = 'day') {
-      const campaign = await campaignOf(merchantId, id);
       const since = new Date(Date.now() - SERIES_SPAN_MS[interval]);
-      const [metrics, series, lift] = await Promise.all([
-        metricsOf(campaign),
-        repo.campaignSeries(db, id, interval, since),
-        liftRepo.findLift(db, id),
-      ]);
+      const campaign = await repo.campaignMetrics(db, merchantId, id, interval, since);
+      if (!campaign) throw new AppError('CAMPAIGN_NOT_FOUND', `No campaign ${id}`);
+      const { series, lift } = campaign;
+      const metrics = deriveMetrics(campaign.counts, campaign);
       const incremental = incrementalRoi(lift, metrics.spend);
       return {
         campaignId: campaign.id,
@@ -293,8 +291,9 @@ export function createAnalyticsService(db: Db) {
     },
 
     async segments(merchantId: string, id: string, by: SegmentKey) {
-      const campaign = await campaignOf(merchantId, id);
-      const rows = await repo.segmentCounts(db, id, by);
+      const campaign = await repo.campaignSegments(db, merchantId, id, by);
+      if (!campaign) throw new AppError('CAMPAIGN_NOT_FOUND', `No campaign ${id}`);
+      const rows = campaign.segments;
       return {
         campaignId: id,
         by,
@@ -352,11 +351,9 @@ export function createAnalyticsService(db: Db) {
     },
 
     async experiment(merchantId: string, id: string) {
-      const campaign = await campaignOf(merchantId, id);
-      const [units, settings] = await Promise.all([
-        repo.variantUnits(db, id),
-        allocationRepo.findSettings(db, id),
-      ]);
+      const campaign = await repo.campaignExperiment(db, merchantId, id);
+      if (!campaign) throw new AppError('CAMPAIGN_NOT_FOUND', `No campaign ${id}`);
+      const { units, adaptive } = campaign;
       const weights = new Map(campaign.variants.map((v) => [v.name, v.weight]));
       const inputs = units.map((u) => ({
         name: u.variant,
@@ -365,10 +362,10 @@ export function createAnalyticsService(db: Db) {
         converted: u.converted,
         assigned: u.messagesSent,
       }));
-      const result = analyseExperiment(inputs, { adaptive: settings?.enabled ?? false });
+      const result = analyseExperiment(inputs, { adaptive });
       return {
         campaignId: id,
-        adaptive: settings?.enabled ?? false,
+        adaptive,
         variants: units.map((u) => ({
           name: u.variant,
           weight: weights.get(u.variant) ?? 1,
