@@ -183,9 +183,14 @@ try {
     );
   });
 
-  // Bulk load with the rollup triggers off, then one rebuild: how a backfill is done.
+  // Bulk load with the rollup triggers off and the customer index built once afterwards, then one
+  // rollup rebuild: how a backfill is done. The table ends with the same indexes as ever.
   await db.query('ALTER TABLE events DISABLE TRIGGER events_rollup');
   await db.query('ALTER TABLE transactions DISABLE TRIGGER transactions_rollup');
+  const { rows: customerIndex } = await db.query<{ def: string }>(
+    `SELECT pg_get_indexdef('events_customer'::regclass) AS def`,
+  );
+  await db.query('DROP INDEX events_customer');
   for (let from = 0; from < N.events; from += CHUNK) {
     const to = Math.min(N.events, from + CHUNK);
     await phase(`events ${from.toLocaleString()}–${to.toLocaleString()}`, async () => {
@@ -208,6 +213,9 @@ try {
       );
     });
   }
+  await phase('events_customer index built', () =>
+    db.query(customerIndex[0]!.def.replace(' ON ONLY ', ' ON ')),
+  );
   await phase(`transactions (attributed as ingestion does) ${N.transactions.toLocaleString()}`, async () => {
     for (let from = 0; from < N.transactions; from += CHUNK / 4) {
       const to = Math.min(N.transactions, from + CHUNK / 4);
@@ -369,7 +377,9 @@ try {
   console.log(
     '  API: HTTP + JSON + validation + merchant lock and reference check + event_ids dedup + insert + rollups;',
   );
-  console.log('  COPY: insert + rollups (same table, indexes and statement trigger); rollups = raw count: yes');
+  console.log(
+    '  COPY: insert + rollups (same table, indexes and statement trigger); rollups = raw count: yes',
+  );
   console.log(
     `\n== reads at ${N.events.toLocaleString()} events (${N.requests} requests each, 4 in flight) ==`,
   );

@@ -65,7 +65,10 @@ try {
   console.error(`▸ loading demo data (${values.customers} customers)`);
   await run(['seed-demo', '--customers', values.customers], env);
   console.error('▸ starting the server');
-  server = spawn(process.execPath, [CLI, 'start'], { env: serverEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  server = spawn(process.execPath, [CLI, 'start'], {
+    env: serverEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let i = 0; ; i++) {
     const ok = await fetch(`${base}/api/health`).then(
       (r) => r.ok,
