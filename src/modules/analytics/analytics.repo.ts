@@ -90,7 +90,10 @@ type LiftJson = Omit<LiftRow, 'since' | 'until' | 'computedAt'> & {
   computedAt: string;
 };
 
-/** A campaign with its all-time counts, its series per hour or day from `since`, and its holdout baseline. */
+/**
+ * A campaign with its all-time counts, its series per hour from `since` or per UTC day from the
+ * day of `since`, and its holdout baseline.
+ */
 export async function campaignMetrics(
   db: Queryable,
   merchantId: string,
@@ -104,9 +107,14 @@ export async function campaignMetrics(
     name: 'campaign-metrics',
     text: `SELECT ${campaignColumns},
        ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts,
+       -- hours from the hourly rollup; days from the daily one (a row per day, not 24 per variant)
        (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
-          SELECT date_trunc($3, hour, 'UTC') AS at, ${sums}
-            FROM analytics_hourly h WHERE h.campaign_id = c.id AND h.hour >= $4 GROUP BY 1) s) AS series,
+          SELECT hour AS at, ${sums}
+            FROM analytics_hourly h WHERE $3 = 'hour' AND h.campaign_id = c.id AND h.hour >= $4 GROUP BY 1
+          UNION ALL
+          SELECT day::timestamp AT TIME ZONE 'UTC', ${sums}
+            FROM analytics_daily d WHERE $3 = 'day' AND d.campaign_id = c.id
+             AND d.day >= ($4::timestamptz AT TIME ZONE 'UTC')::date GROUP BY 1) s) AS series,
        (SELECT json_build_object('treatedCustomers', treated_customers, 'treatedRevenue', treated_revenue,
                  'treatedRevenueSq', treated_revenue_sq, 'holdoutCustomers', holdout_customers,
                  'holdoutRevenue', holdout_revenue, 'holdoutRevenueSq', holdout_revenue_sq,
