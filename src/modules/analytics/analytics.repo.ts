@@ -185,6 +185,44 @@ export async function campaignExperiment(
   return rows[0];
 }
 
+type PortfolioCampaign = Counts & {
+  id: string;
+  name: string;
+  status: string;
+  unitCost: number;
+  rewardRate: number;
+};
+
+/**
+ * Every campaign of the merchant (newest first) with its all-time counts, and the merchant's
+ * counts per UTC day from the day of `since`: the portfolio in one statement.
+ */
+export async function portfolio(
+  db: Queryable,
+  merchantId: string,
+  since: Date,
+): Promise<{ campaigns: PortfolioCampaign[]; trend: SeriesPoint[] }> {
+  const { rows } = await db.query<{ campaigns: PortfolioCampaign[]; trend: SeriesJson[] }>({
+    name: 'portfolio',
+    text: `SELECT
+       (SELECT coalesce(json_agg(x ORDER BY x."createdAt" DESC, x.id DESC), '[]') FROM (
+          SELECT c.id, c.name, c.status, c.unit_cost AS "unitCost", c.reward_rate AS "rewardRate",
+                 c.created_at AS "createdAt", coalesce(sum(d.impressions), 0) AS impressions,
+                 coalesce(sum(d.opens), 0) AS opens, coalesce(sum(d.clicks), 0) AS clicks,
+                 coalesce(sum(d.conversions), 0) AS conversions, coalesce(sum(d.transactions), 0) AS transactions,
+                 coalesce(sum(d.revenue), 0) AS revenue, coalesce(sum(d.sent), 0) AS "messagesSent"
+            FROM campaigns c LEFT JOIN analytics_daily d ON d.campaign_id = c.id
+           WHERE c.merchant_id = $1 GROUP BY c.id) x) AS campaigns,
+       (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
+          SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
+            FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+           GROUP BY day) s) AS trend`,
+    values: [merchantId, since],
+  });
+  const row = rows[0]!;
+  return { campaigns: row.campaigns, trend: row.trend.map((p) => ({ ...p, at: new Date(p.at) })) };
+}
+
 export type EventRow = {
   id: string;
   type: string;

@@ -304,15 +304,19 @@ export function createAnalyticsService(db: Db) {
     /** Every campaign of the merchant with its metrics, the totals, a ranking and the daily trend. */
     async portfolio(merchantId: string, rank: 'roi' | 'conversions' | 'revenue' | 'ctr', days = 30) {
       const since = new Date(Date.now() - days * 86_400_000);
-      const [campaigns, counts, trend] = await Promise.all([
-        campaignsRepo.listCampaigns(db, merchantId, { limit: 10_000 }),
-        repo.campaignCounts(db, merchantId),
-        repo.portfolioSeries(db, merchantId, since),
-      ]);
+      const { campaigns, trend } = await repo.portfolio(db, merchantId, since);
       let totals = ZERO;
       let spend = 0;
       const rows = campaigns.map((c) => {
-        const cc = counts.get(c.id) ?? ZERO;
+        const cc: repo.Counts = {
+          impressions: c.impressions,
+          opens: c.opens,
+          clicks: c.clicks,
+          conversions: c.conversions,
+          transactions: c.transactions,
+          revenue: c.revenue,
+          messagesSent: c.messagesSent,
+        };
         totals = addCounts(totals, cc);
         const m = deriveMetrics(cc, c);
         spend += m.spend;
