@@ -14,18 +14,6 @@ export type LiftRow = {
   computedAt: Date;
 };
 
-export async function findLift(db: Queryable, campaignId: string): Promise<LiftRow | undefined> {
-  const { rows } = await db.query<LiftRow>(
-    `SELECT treated_customers AS "treatedCustomers", treated_revenue AS "treatedRevenue",
-            treated_revenue_sq AS "treatedRevenueSq", holdout_customers AS "holdoutCustomers",
-            holdout_revenue AS "holdoutRevenue", holdout_revenue_sq AS "holdoutRevenueSq",
-            since, until, computed_at AS "computedAt"
-       FROM analytics_lift WHERE campaign_id = $1`,
-    [campaignId],
-  );
-  return rows[0];
-}
-
 /** Campaigns with a holdout whose baseline is missing or may have moved since it was computed. */
 export async function campaignsNeedingLift(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(

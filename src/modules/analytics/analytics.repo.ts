@@ -1,4 +1,6 @@
 import type { Queryable } from '../../platform/db.ts';
+import { type CampaignRow, campaignColumns } from '../campaigns/campaigns.repo.ts';
+import type { LiftRow } from './analytics.lift.repo.ts';
 import type { SegmentKey } from './analytics.schema.ts';
 
 export type Counts = {
@@ -36,23 +38,6 @@ export async function campaignCounts(
 export type Interval = 'hour' | 'day';
 export type SeriesPoint = Counts & { at: Date };
 
-/** A campaign's counts per hour or day (UTC) from `since`, from the hourly rollup. */
-export async function campaignSeries(
-  db: Queryable,
-  campaignId: string,
-  interval: Interval,
-  since: Date,
-): Promise<SeriesPoint[]> {
-  const { rows } = await db.query<SeriesPoint>({
-    name: 'campaign-series',
-    text: `SELECT date_trunc($2, hour, 'UTC') AS at, ${sums}
-       FROM analytics_hourly WHERE campaign_id = $1 AND hour >= $3
-      GROUP BY 1 ORDER BY 1`,
-    values: [campaignId, interval, since],
-  });
-  return rows;
-}
-
 /** The merchant's counts per day (UTC) from `since`, over all its campaigns. */
 export async function portfolioSeries(
   db: Queryable,
@@ -69,27 +54,13 @@ export async function portfolioSeries(
   return rows;
 }
 
-// The API's segment names are the rollup's dimension names; only these reach the SQL, as a parameter.
-export async function segmentCounts(
-  db: Queryable,
-  campaignId: string,
-  by: SegmentKey,
-): Promise<(Counts & { segment: string })[]> {
-  const { rows } = await db.query<Counts & { segment: string }>(
-    `SELECT value AS segment, ${sums}
-       FROM analytics_segments_daily WHERE campaign_id = $1 AND dimension = $2
-      GROUP BY value ORDER BY value`,
-    [campaignId, by],
-  );
-  return rows;
-}
-
 export type VariantUnits = Counts & { variant: string; exposed: number; converted: number };
 
 /** Per variant: unique customers exposed and converted, and the event counts. */
 export async function variantUnits(db: Queryable, campaignId: string): Promise<VariantUnits[]> {
-  const { rows } = await db.query<VariantUnits>(
-    `SELECT v.name AS variant, coalesce(u.exposed, 0)::bigint AS exposed, coalesce(u.converted, 0)::bigint AS converted,
+  const { rows } = await db.query<VariantUnits>({
+    name: 'variant-units',
+    text: `SELECT v.name AS variant, coalesce(u.exposed, 0)::bigint AS exposed, coalesce(u.converted, 0)::bigint AS converted,
             coalesce(h.impressions, 0)::bigint AS impressions, coalesce(h.opens, 0)::bigint AS opens,
             coalesce(h.clicks, 0)::bigint AS clicks, coalesce(h.conversions, 0)::bigint AS conversions,
             coalesce(h.transactions, 0)::bigint AS transactions, coalesce(h.revenue, 0)::numeric AS revenue,
@@ -99,16 +70,164 @@ export async function variantUnits(db: Queryable, campaignId: string): Promise<V
        LEFT JOIN (SELECT variant, ${sums} FROM analytics_hourly WHERE campaign_id = $1 GROUP BY variant) h
               ON h.variant = v.name
       WHERE v.campaign_id = $1 ORDER BY v.position`,
-    [campaignId],
-  );
+    values: [campaignId],
+  });
   return rows;
+}
+
+// The reads behind the campaign analytics routes, each one named statement and one round trip:
+// the campaign (scoped to the merchant) with what the route shows, from the rollups only.
+
+const countsJson = (from: string) => `(SELECT json_build_object('impressions', coalesce(sum(impressions), 0),
+    'opens', coalesce(sum(opens), 0), 'clicks', coalesce(sum(clicks), 0), 'conversions', coalesce(sum(conversions), 0),
+    'transactions', coalesce(sum(transactions), 0), 'revenue', coalesce(sum(revenue), 0), 'messagesSent', coalesce(sum(sent), 0))
+   FROM ${from})`;
+
+type SeriesJson = Omit<SeriesPoint, 'at'> & { at: string };
+type LiftJson = Omit<LiftRow, 'since' | 'until' | 'computedAt'> & {
+  since: string;
+  until: string;
+  computedAt: string;
+};
+
+/**
+ * A campaign with its all-time counts, its series per hour from `since` or per UTC day from the
+ * day of `since`, and its holdout baseline.
+ */
+export async function campaignMetrics(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+  interval: Interval,
+  since: Date,
+): Promise<(CampaignRow & { counts: Counts; series: SeriesPoint[]; lift: LiftRow | undefined }) | undefined> {
+  const { rows } = await db.query<
+    CampaignRow & { counts: Counts; series: SeriesJson[]; lift: LiftJson | null }
+  >({
+    name: 'campaign-metrics',
+    text: `SELECT ${campaignColumns},
+       ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts,
+       -- hours from the hourly rollup; days from the daily one (a row per day, not 24 per variant)
+       (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
+          SELECT hour AS at, ${sums}
+            FROM analytics_hourly h WHERE $3 = 'hour' AND h.campaign_id = c.id AND h.hour >= $4 GROUP BY 1
+          UNION ALL
+          SELECT day::timestamp AT TIME ZONE 'UTC', ${sums}
+            FROM analytics_daily d WHERE $3 = 'day' AND d.campaign_id = c.id
+             AND d.day >= ($4::timestamptz AT TIME ZONE 'UTC')::date GROUP BY 1) s) AS series,
+       (SELECT json_build_object('treatedCustomers', treated_customers, 'treatedRevenue', treated_revenue,
+                 'treatedRevenueSq', treated_revenue_sq, 'holdoutCustomers', holdout_customers,
+                 'holdoutRevenue', holdout_revenue, 'holdoutRevenueSq', holdout_revenue_sq,
+                 'since', since, 'until', until, 'computedAt', computed_at)
+          FROM analytics_lift l WHERE l.campaign_id = c.id) AS lift
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId, interval, since],
+  });
+  const row = rows[0];
+  if (!row) return undefined;
+  const { lift, series, ...rest } = row;
+  return {
+    ...rest,
+    series: series.map((p) => ({ ...p, at: new Date(p.at) })),
+    lift: lift
+      ? {
+          ...lift,
+          since: new Date(lift.since),
+          until: new Date(lift.until),
+          computedAt: new Date(lift.computedAt),
+        }
+      : undefined,
+  };
+}
+
+/** A campaign with its counts by one segment dimension. */
+export async function campaignSegments(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+  by: SegmentKey,
+): Promise<(CampaignRow & { segments: (Counts & { segment: string })[] }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { segments: (Counts & { segment: string })[] }>({
+    name: 'campaign-segments',
+    text: `SELECT ${campaignColumns},
+       (SELECT coalesce(json_agg(s ORDER BY s.segment), '[]') FROM (
+          SELECT value AS segment, ${sums} FROM analytics_segments_daily sd
+           WHERE sd.campaign_id = c.id AND sd.dimension = $3 GROUP BY value) s) AS segments
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId, by],
+  });
+  return rows[0];
+}
+
+/** A campaign with its variants' units and counts, and whether it allocates adaptively. */
+export async function campaignExperiment(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+): Promise<(CampaignRow & { units: VariantUnits[]; adaptive: boolean }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { units: VariantUnits[]; adaptive: boolean }>({
+    name: 'campaign-experiment',
+    text: `SELECT ${campaignColumns},
+       (SELECT coalesce(json_agg(json_build_object('variant', v.name, 'exposed', coalesce(u.exposed, 0),
+                 'converted', coalesce(u.converted, 0), 'impressions', coalesce(h.impressions, 0),
+                 'opens', coalesce(h.opens, 0), 'clicks', coalesce(h.clicks, 0),
+                 'conversions', coalesce(h.conversions, 0), 'transactions', coalesce(h.transactions, 0),
+                 'revenue', coalesce(h.revenue, 0), 'messagesSent', coalesce(h."messagesSent", 0)) ORDER BY v.position), '[]')
+          FROM campaign_variants v
+          LEFT JOIN analytics_variant_units u ON u.campaign_id = v.campaign_id AND u.variant = v.name
+          LEFT JOIN (SELECT variant, ${sums} FROM analytics_hourly WHERE campaign_id = $1 GROUP BY variant) h
+                 ON h.variant = v.name
+         WHERE v.campaign_id = c.id) AS units,
+       coalesce((SELECT enabled FROM analytics_allocation_settings a WHERE a.campaign_id = c.id), false) AS adaptive
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId],
+  });
+  return rows[0];
+}
+
+type PortfolioCampaign = Counts & {
+  id: string;
+  name: string;
+  status: string;
+  unitCost: number;
+  rewardRate: number;
+};
+
+/**
+ * Every campaign of the merchant (newest first) with its all-time counts, and the merchant's
+ * counts per UTC day from the day of `since`: the portfolio in one statement.
+ */
+export async function portfolio(
+  db: Queryable,
+  merchantId: string,
+  since: Date,
+): Promise<{ campaigns: PortfolioCampaign[]; trend: SeriesPoint[] }> {
+  const { rows } = await db.query<{ campaigns: PortfolioCampaign[]; trend: SeriesJson[] }>({
+    name: 'portfolio',
+    text: `SELECT
+       (SELECT coalesce(json_agg(x ORDER BY x."createdAt" DESC, x.id DESC), '[]') FROM (
+          SELECT c.id, c.name, c.status, c.unit_cost AS "unitCost", c.reward_rate AS "rewardRate",
+                 c.created_at AS "createdAt", coalesce(sum(d.impressions), 0) AS impressions,
+                 coalesce(sum(d.opens), 0) AS opens, coalesce(sum(d.clicks), 0) AS clicks,
+                 coalesce(sum(d.conversions), 0) AS conversions, coalesce(sum(d.transactions), 0) AS transactions,
+                 coalesce(sum(d.revenue), 0) AS revenue, coalesce(sum(d.sent), 0) AS "messagesSent"
+            FROM campaigns c LEFT JOIN analytics_daily d ON d.campaign_id = c.id
+           WHERE c.merchant_id = $1 GROUP BY c.id) x) AS campaigns,
+       (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
+          SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
+            FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+           GROUP BY day) s) AS trend`,
+    values: [merchantId, since],
+  });
+  const row = rows[0]!;
+  return { campaigns: row.campaigns, trend: row.trend.map((p) => ({ ...p, at: new Date(p.at) })) };
 }
 
 export type EventRow = {
   id: string;
   type: string;
   campaignId: string;
-  variant: string | null;
+  variant?: string | null;
   customerId: string;
   at: string;
 };
@@ -139,31 +258,78 @@ export async function ownedReferences(
 }
 
 /**
- * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
- * partitions); the rollup trigger counts them in the same statement. `events` must not repeat an id.
+ * What a batch's references are: each named campaign of the merchant with its variants, and the
+ * named customers that are not the merchant's (usually none, so little comes back). Ids travel as
+ * comma-separated text (validated uuids), which is cheaper to send than a 10,000-element array.
  */
-export async function insertEvents(db: Queryable, merchantId: string, events: EventRow[]): Promise<number> {
-  const { rowCount } = await db.query(
-    `WITH x AS (
-       SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::timestamptz[])
-         AS x(id, type, campaign_id, variant, customer_id, occurred_at)
+export async function eventReferences(
+  db: Queryable,
+  merchantId: string,
+  campaignIds: string[],
+  customerIds: string[],
+): Promise<{ variants: Map<string, Set<string>>; missingCustomers: Set<string> }> {
+  const { rows } = await db.query<{ variants: [string, string | null][]; missing: string[] }>({
+    name: 'events-references',
+    text: `SELECT
+       (SELECT coalesce(json_agg(json_build_array(c.id, v.name)), '[]')
+          FROM campaigns c LEFT JOIN campaign_variants v ON v.campaign_id = c.id
+         WHERE c.merchant_id = $1 AND c.id = ANY (string_to_array($2, ',')::uuid[])) AS variants,
+       (SELECT coalesce(json_agg(m.id), '[]') FROM (
+          SELECT unnest(string_to_array($3, ',')::uuid[])
+          EXCEPT SELECT id FROM customers WHERE merchant_id = $1 AND id = ANY (string_to_array($3, ',')::uuid[])
+        ) m(id)) AS missing`,
+    values: [merchantId, campaignIds.join(','), customerIds.join(',')],
+  });
+  const variants = new Map<string, Set<string>>();
+  for (const [campaignId, name] of rows[0]!.variants) {
+    const names = variants.get(campaignId) ?? new Set<string>();
+    variants.set(campaignId, names);
+    if (name !== null) names.add(name);
+  }
+  return { variants, missingCustomers: new Set(rows[0]!.missing) };
+}
+
+/**
+ * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
+ * partitions); the rollup trigger counts them in the same statement. `json` is `{"events": [...]}`
+ * with items of EventRow's keys (variant may be absent), no id twice. Two batches storing the same new id at once: the
+ * second fails on event_ids' key (23505) and is retried, when it finds the id stored.
+ */
+export async function insertEvents(db: Queryable, merchantId: string, json: string): Promise<number> {
+  const { rows } = await db.query<{ accepted: number }>({
+    name: 'events-insert',
+    text: `WITH x AS (
+       SELECT * FROM json_to_recordset($2::json -> 'events')
+         AS x(id text, type text, "campaignId" uuid, variant text, "customerId" uuid, at timestamptz)
      ),
      fresh AS (
-       INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM x ON CONFLICT DO NOTHING RETURNING id
+       SELECT * FROM x WHERE NOT EXISTS (SELECT 1 FROM event_ids e WHERE e.merchant_id = $1 AND e.id = x.id)
+     ),
+     ids AS (
+       INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM fresh
+     ),
+     stored AS (
+       INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
+       SELECT $1, id, type, "campaignId", variant, "customerId", at FROM fresh
      )
-     INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
-     SELECT $1, x.id, x.type, x.campaign_id, x.variant, x.customer_id, x.occurred_at FROM x JOIN fresh USING (id)`,
-    [
-      merchantId,
-      events.map((e) => e.id),
-      events.map((e) => e.type),
-      events.map((e) => e.campaignId),
-      events.map((e) => e.variant),
-      events.map((e) => e.customerId),
-      events.map((e) => e.at),
-    ],
-  );
-  return rowCount ?? 0;
+     SELECT count(*)::int AS accepted FROM fresh`,
+    values: [merchantId, json],
+  });
+  return rows[0]!.accepted;
+}
+
+/**
+ * Holds the merchant row FOR KEY SHARE until the transaction ends: deleting the merchant, or its
+ * customers or campaigns (whose triggers take the row FOR UPDATE before removing their events),
+ * waits for the batch. false when the merchant is gone.
+ */
+export async function lockMerchantForIngest(db: Queryable, merchantId: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'merchant-ingest-lock',
+    text: 'SELECT 1 FROM merchants WHERE id = $1 FOR KEY SHARE',
+    values: [merchantId],
+  });
+  return rowCount === 1;
 }
 
 export type TransactionRow = { id: string; customerId: string; amount: number; currency: string; at: string };

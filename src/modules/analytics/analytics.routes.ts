@@ -26,6 +26,17 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   const ingest = requireRole(Can.ingestAnalytics);
   const batchLimit = 16 * 1024 * 1024;
 
+  // JSON bodies are parsed as everywhere (same prototype-poisoning guards), and the text of an
+  // events batch is kept: when every item is stored as sent, that text goes to the database as
+  // is, instead of being serialized again (tens of milliseconds for 10,000 items).
+  const rawBodies = new WeakMap<object, string>();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (request.url === '/api/events') rawBodies.set(request, body as string);
+    parseJson(request, body as string, done);
+  });
+
   app.post(
     '/api/events',
     {
@@ -41,7 +52,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         response: { 200: IngestResult, ...problemResponses },
       },
     },
-    async (request) => analytics.ingestEvents(request.principal.merchantId, request.body.events),
+    async (request) =>
+      analytics.ingestEvents(request.principal.merchantId, request.body.events, rawBodies.get(request)),
   );
 
   app.post(

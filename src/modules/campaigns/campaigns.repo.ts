@@ -33,7 +33,7 @@ export type CampaignRow = {
   updatedAt: Date;
 };
 
-const columns = `c.id, c.merchant_id AS "merchantId", c.name, c.description, c.channel, c.status, c.segment,
+export const campaignColumns = `c.id, c.merchant_id AS "merchantId", c.name, c.description, c.channel, c.status, c.segment,
   c.budget, c.unit_cost AS "unitCost", c.reward_rate AS "rewardRate", c.holdout_pct AS "holdoutPct",
   c.attribution_window_days AS "attributionWindowDays", c.starts_at AS "startsAt", c.ends_at AS "endsAt",
   coalesce((SELECT json_agg(json_build_object('name', v.name, 'weight', v.weight, 'content', v.content)
@@ -112,7 +112,7 @@ export async function findCampaign(
 ): Promise<CampaignRow | undefined> {
   const { rows } = await db.query<CampaignRow>({
     name: options.forUpdate ? 'campaign-for-update' : 'campaign',
-    text: `SELECT ${columns} FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
+    text: `SELECT ${campaignColumns} FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
     values: [id, merchantId],
   });
   return rows[0];
@@ -129,7 +129,7 @@ export async function findCampaignWithCounts(
 ): Promise<(CampaignRow & { counts: Counts }) | undefined> {
   const { rows } = await db.query<CampaignRow & { counts: Counts }>({
     name: 'campaign-with-counts',
-    text: `SELECT ${columns},
+    text: `SELECT ${campaignColumns},
               json_build_object('impressions', coalesce(m.impressions, 0), 'opens', coalesce(m.opens, 0),
                 'clicks', coalesce(m.clicks, 0), 'conversions', coalesce(m.conversions, 0),
                 'transactions', coalesce(m.transactions, 0), 'revenue', coalesce(m.revenue, 0),
@@ -175,7 +175,7 @@ export async function listCampaigns(
   const name = `campaigns-list-${[f.status, f.channel, f.q, f.cursor].map((x) => (x ? 1 : 0)).join('')}`;
   const { rows } = await db.query<CampaignRow>({
     name,
-    text: `SELECT ${columns} FROM campaigns c WHERE ${where.join(' AND ')}
+    text: `SELECT ${campaignColumns} FROM campaigns c WHERE ${where.join(' AND ')}
       ORDER BY c.created_at DESC, c.id DESC LIMIT $${params.length}`,
     values: params,
   });

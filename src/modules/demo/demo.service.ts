@@ -298,7 +298,7 @@ async function seedDemoIn(db: PoolClient, options: SeedOptions): Promise<SeedRes
     const batch: analyticsRepo.EventRow[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      events += await analyticsRepo.insertEvents(db, merchantId, batch.splice(0));
+      events += await analyticsRepo.insertEvents(db, merchantId, JSON.stringify({ events: batch.splice(0) }));
     };
     for (const [k, r] of recipients.entries()) {
       if (!r.delivered || rand() > 0.92) continue;
