@@ -17,7 +17,6 @@ export default defineConfig({
   server: {
     proxy: {
       '/api': process.env['SWIPESAVVY_API'] ?? 'http://127.0.0.1:8080',
-      '/openapi.json': process.env['SWIPESAVVY_API'] ?? 'http://127.0.0.1:8080',
     },
   },
 });

@@ -1,5 +1,4 @@
-import { rawJson } from './api/client.ts';
-import { pending } from './api/pending.ts';
+import { api, unwrap } from './api/client.ts';
 
 /**
  * Registers the service worker (sw.js at the origin's root, so it controls every page). It only
@@ -40,7 +39,7 @@ export function pushSupported(): boolean {
 export async function subscribeToPush(): Promise<PushSubscriptionJSON> {
   const permission = await Notification.requestPermission();
   if (permission !== 'granted') throw new Error(`Notifications are ${permission} for this site`);
-  const { publicKey } = await rawJson<{ publicKey: string }>('GET', pending.vapidKey);
+  const { publicKey } = unwrap(await api.GET('/api/push/vapid-public-key'));
   const registration = await navigator.serviceWorker.ready;
   const existing = await registration.pushManager.getSubscription();
   const subscription =

@@ -1,5 +1,5 @@
 import { QueryClient } from '@tanstack/react-query';
-import { ApiError, api, loadSession, rawJson, unwrap } from './api/client.ts';
+import { ApiError, api, loadSession, unwrap } from './api/client.ts';
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -16,16 +16,6 @@ export const campaignQuery = (id: string) => ({
   queryKey: ['campaign', id],
   queryFn: async () => unwrap(await api.GET('/api/campaigns/{id}', { params: { path: { id } } })),
 });
-
-type Operation = { parameters?: { name: string; in: string }[] };
-export type OpenApi = { paths?: Record<string, Record<string, Operation>> };
-
-/** The server's OpenAPI document, which the pages ask whether a route exists (api/pending.ts). */
-export const capabilitiesQuery = {
-  queryKey: ['openapi'],
-  queryFn: () => rawJson<OpenApi>('GET', '/openapi.json'),
-  staleTime: Number.POSITIVE_INFINITY,
-};
 
 /** The campaign page's code. */
 export const loadCampaignPage = () => import('./pages/CampaignPage.tsx');

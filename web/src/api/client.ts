@@ -1,31 +1,46 @@
-import createClient, { type Middleware } from 'openapi-fetch';
+import createClient, {
+  type Client,
+  type ClientPathsWithMethod,
+  type MethodResponse,
+  type Middleware,
+} from 'openapi-fetch';
 import type { components, paths } from './schema.d.ts';
 
 export type { paths };
 
-type Json<P extends keyof paths, M extends keyof paths[P], S extends number> = paths[P][M] extends {
-  responses: infer R;
-}
-  ? R extends Record<S, { content: { 'application/json': infer T } }>
-    ? T
-    : never
-  : never;
+type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'patch';
 
-export type LoginResult = Json<'/api/auth/login', 'post', 200>;
+/**
+ * The data of a route's success answer, exactly as the typed client (`api`) returns it: generated from
+ * the server's OpenAPI document (schema.d.ts, `npm run web:api`), never retyped by hand.
+ */
+type Json<P extends keyof paths, M extends HttpMethod> =
+  P extends ClientPathsWithMethod<Client<paths>, M> ? MethodResponse<Client<paths>, M, P> : never;
+
+export type LoginResult = Json<'/api/auth/login', 'post'>;
 export type User = LoginResult['user'];
-export type Campaign = Json<'/api/campaigns/{id}', 'get', 200>;
-export type CampaignList = Json<'/api/campaigns', 'get', 200>;
+export type Campaign = Json<'/api/campaigns/{id}', 'get'>;
+export type CampaignList = Json<'/api/campaigns', 'get'>;
 export type CampaignStatus = Campaign['status'];
 export type Channel = Campaign['channel'];
-export type Metrics = Json<'/api/analytics/campaign/{id}/metrics', 'get', 200>;
-export type Segments = Json<'/api/analytics/campaign/{id}/segments', 'get', 200>;
-export type Portfolio = Json<'/api/analytics/portfolio', 'get', 200>;
-export type Notification = Json<'/api/notifications/send-test', 'post', 201>;
-export type Send = Json<'/api/notifications/campaign/{id}', 'get', 200>;
-export type DeliveryRate = Json<'/api/notifications/delivery-rate', 'get', 200>;
-export type ServiceStatus = Json<'/api/status', 'get', 200>;
-export type MerchantPage = Json<'/api/merchants', 'get', 200>;
-export type MailboxPage = Json<'/api/mailbox', 'get', 200>;
+export type Metrics = Json<'/api/analytics/campaign/{id}/metrics', 'get'>;
+export type SeriesPoint = Metrics['series'][number];
+export type Experiment = Json<'/api/analytics/campaign/{id}/experiment', 'get'>;
+export type Verdict = Experiment['verdict'];
+export type Segments = Json<'/api/analytics/campaign/{id}/segments', 'get'>;
+export type Portfolio = Json<'/api/analytics/portfolio', 'get'>;
+export type Notification = Json<'/api/notifications/send-test', 'post'>;
+export type Send = Json<'/api/notifications/campaign/{id}', 'get'>;
+export type RecipientPage = Json<'/api/notifications/campaign/{id}/recipients', 'get'>;
+export type RecipientStatus = NonNullable<
+  NonNullable<paths['/api/notifications/campaign/{id}/recipients']['get']['parameters']['query']>['status']
+>;
+export type DeliveryRate = Json<'/api/notifications/delivery-rate', 'get'>;
+export type ServiceStatus = Json<'/api/status', 'get'>;
+export type OpsOverview = Json<'/api/ops/overview', 'get'>;
+export type OpsMetric = OpsOverview['metrics'][number];
+export type MerchantPage = Json<'/api/merchants', 'get'>;
+export type MailboxPage = Json<'/api/mailbox', 'get'>;
 export type CampaignBody = NonNullable<
   paths['/api/campaigns']['post']['requestBody']
 >['content']['application/json'];
@@ -108,24 +123,4 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   if (result.error !== undefined || result.data === undefined)
     throw new ApiError(result.response.status, result.error);
   return result.data;
-}
-
-/** Plain GET/POST for routes the generated schema does not have yet (see pending.ts). */
-export async function rawJson<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const session = loadSession();
-  if (session) headers['authorization'] = `Bearer ${session.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) {
-    if (response.status === 401 && session) onUnauthorized();
-    throw new ApiError(response.status, parsed);
-  }
-  return parsed as T;
 }

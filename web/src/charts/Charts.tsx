@@ -15,8 +15,9 @@ import {
 
 const COLORS = ['#0f766e', '#2563eb', '#d97706', '#7c3aed', '#dc2626'];
 
+/** A point of the metrics route's `series` (its fields this chart draws). */
 export type SeriesRow = {
-  t: string;
+  at: string;
   impressions: number;
   clicks: number;
   conversions: number;
@@ -26,7 +27,7 @@ export type SeriesRow = {
 export function TimeSeriesChart({ series }: { series: SeriesRow[] }) {
   const rows = series.map((p) => ({
     ...p,
-    day: new Date(p.t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' }),
+    day: new Date(p.at).toLocaleDateString(undefined, { month: 'short', day: 'numeric' }),
   }));
   return (
     <ResponsiveContainer width="100%" height="100%">

@@ -21,14 +21,6 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-export function Unavailable({ what }: { what: string }) {
-  return (
-    <div className="unavailable" data-testid="unavailable">
-      {what} is not available yet on this server.
-    </div>
-  );
-}
-
 /** A labelled input with the API's messages for that field right under it. */
 export function Field({
   label,

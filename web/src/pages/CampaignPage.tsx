@@ -1,10 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, CAMPAIGN_STATUSES, type CampaignStatus, rawJson, unwrap } from '../api/client.ts';
-import { type Experiment, fill, pending, type SeriesPoint, useCapabilities } from '../api/pending.ts';
+import { api, CAMPAIGN_STATUSES, type CampaignStatus, type Experiment, unwrap } from '../api/client.ts';
 import { Bars, ChartFrame, TimeSeriesChart } from '../charts/index.tsx';
-import { ErrorNote, Loading, money, num, pct, StatusBadge, Unavailable } from '../components/ui.tsx';
+import { ErrorNote, Loading, money, num, pct, StatusBadge } from '../components/ui.tsx';
 import { campaignQuery } from '../query.ts';
 import { verdictInWords } from './experiment-words.ts';
 
@@ -19,29 +18,18 @@ const SEGMENT_BY: [SegmentBy, string][] = [
 export default function CampaignPage() {
   const { id } = useParams() as { id: string };
   const queryClient = useQueryClient();
-  const caps = useCapabilities();
-  const withSeries = caps.hasQueryParam('/api/analytics/campaign/{id}/metrics', 'interval');
   const [by, setBy] = useState<SegmentBy>('city');
   const [nextStatus, setNextStatus] = useState<CampaignStatus | ''>('');
 
   const campaign = useQuery(campaignQuery(id));
   const metrics = useQuery({
-    queryKey: ['metrics', id, withSeries],
-    queryFn: async () => {
-      if (withSeries) {
-        return rawJson<NonNullable<typeof campaign.data>['metrics'] & { series?: SeriesPoint[] }>(
-          'GET',
-          `/api/analytics/campaign/${encodeURIComponent(id)}/metrics?interval=day`,
-        );
-      }
-      const m = unwrap(
+    queryKey: ['metrics', id],
+    queryFn: async () =>
+      unwrap(
         await api.GET('/api/analytics/campaign/{id}/metrics', {
           params: { path: { id }, query: { interval: 'day' } },
         }),
-      );
-      return { ...m, series: undefined as SeriesPoint[] | undefined };
-    },
-    enabled: caps.ready,
+      ),
     refetchInterval: 15_000,
   });
   const segments = useQuery({
@@ -53,8 +41,8 @@ export default function CampaignPage() {
   });
   const experiment = useQuery({
     queryKey: ['experiment', id],
-    queryFn: () => rawJson<Experiment>('GET', fill(pending.experiment, id)),
-    enabled: caps.has('get', pending.experiment),
+    queryFn: async () =>
+      unwrap(await api.GET('/api/analytics/campaign/{id}/experiment', { params: { path: { id } } })),
   });
 
   const changeStatus = useMutation({
@@ -68,8 +56,8 @@ export default function CampaignPage() {
   });
 
   // the campaign itself carries its metrics: they show at once, the analytics query refreshes them
-  const m =
-    metrics.data ?? (campaign.data?.metrics ? { ...campaign.data.metrics, series: undefined } : undefined);
+  const m = metrics.data ?? campaign.data?.metrics;
+  const series = metrics.data?.series;
   useEffect(() => {
     // the benchmark's "first meaningful render": the campaign's figures are on screen
     if (m && !performance.getEntriesByName('campaign-metrics').length) performance.mark('campaign-metrics');
@@ -146,15 +134,14 @@ export default function CampaignPage() {
 
       <section className="card">
         <h2>Over time</h2>
-        {m?.series && m.series.length > 0 ? (
+        {series && series.length > 0 ? (
           <ChartFrame label="Daily impressions, clicks, conversions and revenue">
-            <TimeSeriesChart series={m.series} />
+            <TimeSeriesChart series={series} />
           </ChartFrame>
-        ) : m ? (
+        ) : m && (series || metrics.error) ? (
           <>
             <p className="muted">
-              {withSeries ? 'No daily data yet.' : 'Daily series are not available yet on this server;'} the
-              totals so far:
+              {series ? 'No daily data yet;' : 'The daily series could not be loaded;'} the totals so far:
             </p>
             <ChartFrame label="Totals so far" height={200}>
               <Bars
@@ -242,11 +229,7 @@ export default function CampaignPage() {
 
       <section className="card" data-testid="experiment">
         <h2>A/B test</h2>
-        {!caps.ready ? (
-          <Loading />
-        ) : !caps.has('get', pending.experiment) ? (
-          <Unavailable what="The A/B verdict" />
-        ) : experiment.error ? (
+        {experiment.error ? (
           <ErrorNote error={experiment.error} />
         ) : experiment.data ? (
           <ExperimentResult experiment={experiment.data} />
@@ -280,22 +263,26 @@ function ExperimentResult({ experiment }: { experiment: Experiment }) {
           <thead>
             <tr>
               <th>Variant</th>
-              <th className="num">Exposures</th>
-              <th className="num">Conversions</th>
+              <th className="num">Exposed</th>
+              <th className="num">Converted</th>
               <th className="num">Conversion</th>
-              <th className="num">Uplift</th>
+              <th className="num">Lift</th>
             </tr>
           </thead>
           <tbody>
             {experiment.variants.map((v) => {
-              const name = v.variant ?? v.name ?? '?';
+              // the lift against the control; the control itself has none
+              const comparison = experiment.comparisons.find((c) => c.variant === v.name);
               return (
-                <tr key={name}>
-                  <td>{name}</td>
-                  <td className="num">{num(v.exposures ?? v.impressions)}</td>
-                  <td className="num">{num(v.conversions)}</td>
-                  <td className="num">{pct(v.conversionRate)}</td>
-                  <td className="num">{pct(v.uplift)}</td>
+                <tr key={v.name}>
+                  <td>
+                    {v.name}
+                    {v.name === experiment.control ? <span className="muted"> (control)</span> : null}
+                  </td>
+                  <td className="num">{num(v.exposed)}</td>
+                  <td className="num">{num(v.converted)}</td>
+                  <td className="num">{pct(v.unitConversionRate)}</td>
+                  <td className="num">{pct(comparison?.lift)}</td>
                 </tr>
               );
             })}

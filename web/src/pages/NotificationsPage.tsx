@@ -1,19 +1,15 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router';
-import { api, CHANNELS, type Channel, type Notification, rawJson, unwrap } from '../api/client.ts';
-import { fill, pending, type RecipientPage, useCapabilities } from '../api/pending.ts';
 import {
-  ErrorNote,
-  Field,
-  FormError,
-  Loading,
-  num,
-  pct,
-  StatusBadge,
-  Unavailable,
-  when,
-} from '../components/ui.tsx';
+  api,
+  CHANNELS,
+  type Channel,
+  type Notification,
+  type RecipientStatus,
+  unwrap,
+} from '../api/client.ts';
+import { ErrorNote, Field, FormError, Loading, num, pct, StatusBadge, when } from '../components/ui.tsx';
 import { onPushMessage, type PushEvent, pushSupported, subscribeToPush } from '../push.ts';
 
 const FINAL = new Set(['delivered', 'failed', 'bounced']);
@@ -39,7 +35,6 @@ export default function NotificationsPage() {
 }
 
 function SendTest() {
-  const caps = useCapabilities();
   const [channel, setChannel] = useState<Channel>('email');
   const [to, setTo] = useState('');
   const [pushes, setPushes] = useState<PushEvent[]>([]);
@@ -58,7 +53,7 @@ function SendTest() {
     initialData: sent,
     refetchInterval: (q) => (q.state.data && FINAL.has(q.state.data.status) ? false : 1000),
   });
-  const pushAvailable = caps.has('get', pending.vapidKey) && pushSupported();
+  const pushAvailable = pushSupported();
   const queryClient = useQueryClient();
   const finalStatus = status.data && FINAL.has(status.data.status) ? status.data.status : null;
   useEffect(() => {
@@ -114,9 +109,9 @@ function SendTest() {
             <button type="button" className="secondary" onClick={subscribePush}>
               Subscribe this browser
             </button>
-          ) : caps.ready ? (
-            <Unavailable what="Web push" />
-          ) : null
+          ) : (
+            <p className="muted">This browser cannot receive web push.</p>
+          )
         ) : null}
         <ErrorNote error={subscribeError} />
         <FormError error={send.error} fields={['channel', 'to']} />
@@ -200,12 +195,11 @@ function DeliveryRateCard() {
 const COUNT_KEYS = ['queued', 'sending', 'sent', 'delivered', 'failed', 'bounced'] as const;
 
 function CampaignSend() {
-  const caps = useCapabilities();
   const queryClient = useQueryClient();
   const [params, setParams] = useSearchParams();
   const sendId = params.get('send');
   const [campaignId, setCampaignId] = useState('');
-  const [recipientStatus, setRecipientStatus] = useState('');
+  const [recipientStatus, setRecipientStatus] = useState<RecipientStatus | ''>('');
 
   const campaigns = useQuery({
     queryKey: ['campaigns', 'for-send'],
@@ -231,17 +225,21 @@ function CampaignSend() {
     onSuccess: (send) => queryClient.setQueryData(['send', send.id], send),
   });
   const control = useMutation({
-    mutationFn: async (action: 'pause' | 'resume' | 'cancel' | 'retryFailed') =>
-      rawJson('POST', fill(pending[action], sendId!)),
+    mutationFn: async (action: 'pause' | 'resume' | 'cancel' | 'retry-failed') =>
+      unwrap(
+        await api.POST(`/api/notifications/campaign/{id}/${action}`, { params: { path: { id: sendId! } } }),
+      ),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['send', sendId] }),
   });
-  const recipientsUrl = sendId
-    ? `${fill(pending.recipients, sendId)}${recipientStatus ? `?status=${encodeURIComponent(recipientStatus)}` : ''}`
-    : '';
   const recipients = useQuery({
     queryKey: ['recipients', sendId, recipientStatus],
-    queryFn: () => rawJson<RecipientPage>('GET', recipientsUrl),
-    enabled: Boolean(sendId) && caps.has('get', pending.recipients),
+    queryFn: async () =>
+      unwrap(
+        await api.GET('/api/notifications/campaign/{id}/recipients', {
+          params: { path: { id: sendId! }, query: recipientStatus ? { status: recipientStatus } : {} },
+        }),
+      ),
+    enabled: Boolean(sendId),
     refetchInterval: progress.data?.status === 'sending' ? 2000 : false,
   });
 
@@ -316,78 +314,73 @@ function CampaignSend() {
                 Start sending
               </button>
             ) : null}
-            {caps.has('post', pending.pause) && s.status === 'sending' ? (
+            {s.status === 'sending' ? (
               <button type="button" className="secondary" onClick={() => control.mutate('pause')}>
                 Pause
               </button>
             ) : null}
-            {caps.has('post', pending.resume) && (s.status as string) === 'paused' ? (
+            {s.status === 'paused' ? (
               <button type="button" className="secondary" onClick={() => control.mutate('resume')}>
                 Resume
               </button>
             ) : null}
-            {caps.has('post', pending.cancel) && s.status !== 'completed' && s.status !== 'cancelled' ? (
+            {s.status !== 'completed' && s.status !== 'cancelled' ? (
               <button type="button" className="secondary" onClick={() => control.mutate('cancel')}>
                 Cancel
               </button>
             ) : null}
-            {caps.has('post', pending.retryFailed) && counts && counts.failed > 0 ? (
-              <button type="button" className="secondary" onClick={() => control.mutate('retryFailed')}>
+            {counts && counts.failed > 0 ? (
+              <button type="button" className="secondary" onClick={() => control.mutate('retry-failed')}>
                 Retry {num(counts.failed)} failed
               </button>
             ) : null}
           </div>
           <ErrorNote error={start.error ?? control.error} />
           <h3>Recipients</h3>
-          {caps.ready && !caps.has('get', pending.recipients) ? (
-            <Unavailable what="The per-recipient list" />
-          ) : (
-            <>
-              <select
-                aria-label="Recipient status"
-                value={recipientStatus}
-                onChange={(e) => setRecipientStatus(e.target.value)}
-              >
-                <option value="">All</option>
-                {COUNT_KEYS.map((k) => (
-                  <option key={k}>{k}</option>
-                ))}
-              </select>
-              <ErrorNote error={recipients.error} />
-              {recipients.data ? (
-                <div className="table-wrap">
-                  <table className="table responsive">
-                    <thead>
-                      <tr>
-                        <th>Recipient</th>
-                        <th>Status</th>
-                        <th className="num">Attempts</th>
-                        <th>Last error</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {recipients.data.items.map((r, i) => (
-                        <tr key={r.id ?? `${r.recipient}-${i}`}>
-                          <td data-label="Recipient" className="break">
-                            {r.recipient ?? r.customerId}
-                          </td>
-                          <td data-label="Status">
-                            <StatusBadge status={r.status} />
-                          </td>
-                          <td data-label="Attempts" className="num">
-                            {num(r.attempts)}
-                          </td>
-                          <td data-label="Last error" className="break">
-                            {r.lastError ?? ''}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              ) : null}
-            </>
-          )}
+
+          <select
+            aria-label="Recipient status"
+            value={recipientStatus}
+            onChange={(e) => setRecipientStatus(e.target.value as RecipientStatus | '')}
+          >
+            <option value="">All</option>
+            {COUNT_KEYS.map((k) => (
+              <option key={k}>{k}</option>
+            ))}
+          </select>
+          <ErrorNote error={recipients.error} />
+          {recipients.data ? (
+            <div className="table-wrap">
+              <table className="table responsive">
+                <thead>
+                  <tr>
+                    <th>Recipient</th>
+                    <th>Status</th>
+                    <th className="num">Attempts</th>
+                    <th>Last error</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {recipients.data.items.map((r) => (
+                    <tr key={r.id}>
+                      <td data-label="Recipient" className="break">
+                        {r.recipient}
+                      </td>
+                      <td data-label="Status">
+                        <StatusBadge status={r.status} />
+                      </td>
+                      <td data-label="Attempts" className="num">
+                        {num(r.attempts)}
+                      </td>
+                      <td data-label="Last error" className="break">
+                        {r.lastError ?? ''}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
         </div>
       ) : null}
     </section>

@@ -1,10 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
 import { CRITICAL_METRICS, type Threshold } from '../../../src/ops/thresholds.ts';
-import { api, rawJson, unwrap } from '../api/client.ts';
-import { type OpsMetric, type OpsOverview, pending, useCapabilities } from '../api/pending.ts';
-import { ErrorNote, Loading, Unavailable } from '../components/ui.tsx';
+import { api, type OpsMetric, unwrap } from '../api/client.ts';
+import { ErrorNote, Loading } from '../components/ui.tsx';
 
-const LIGHT = { green: '🟢', yellow: '🟡', red: '🔴' } as const;
+const LIGHT = { green: '🟢', yellow: '🟡', red: '🔴', unknown: '⚪' } as const;
 const REFRESH_MS = 5_000;
 
 function formatValue(value: number | null | undefined, unit: string): string {
@@ -20,8 +19,6 @@ function target(t: Threshold): string {
 }
 
 export default function OpsPage() {
-  const caps = useCapabilities();
-  const hasOverview = caps.has('get', pending.opsOverview);
   const status = useQuery({
     queryKey: ['status'],
     queryFn: async () => unwrap(await api.GET('/api/status')),
@@ -29,8 +26,7 @@ export default function OpsPage() {
   });
   const overview = useQuery({
     queryKey: ['ops-overview'],
-    queryFn: () => rawJson<OpsOverview>('GET', pending.opsOverview),
-    enabled: hasOverview,
+    queryFn: async () => unwrap(await api.GET('/api/ops/overview')),
     refetchInterval: REFRESH_MS,
   });
 
@@ -72,7 +68,6 @@ export default function OpsPage() {
 
       <section className="card">
         <h2>Critical metrics</h2>
-        {caps.ready && !hasOverview ? <Unavailable what="Live measurement of these metrics" /> : null}
         <ErrorNote error={overview.error} />
         <div className="table-wrap">
           <table className="table responsive" data-testid="critical-metrics">
@@ -107,19 +102,11 @@ export default function OpsPage() {
       <div className="grid-2">
         <section className="card">
           <h2>Recent deployments</h2>
-          {!hasOverview ? (
-            <Unavailable what="Deployment history" />
-          ) : (
-            <Records items={overview.data?.deployments} empty="No deployment recorded." />
-          )}
+          <Records items={overview.data?.deployments} empty="No deployment recorded." />
         </section>
         <section className="card">
           <h2>Incidents</h2>
-          {!hasOverview ? (
-            <Unavailable what="Incident history" />
-          ) : (
-            <Records items={overview.data?.incidents} empty="No incident." />
-          )}
+          <Records items={overview.data?.incidents} empty="No incident." />
         </section>
       </div>
     </div>

@@ -1,4 +1,4 @@
-import type { Experiment } from '../api/pending.ts';
+import type { Experiment } from '../api/client.ts';
 
 /** The experiment's verdict as a sentence a merchant can act on. */
 export function verdictInWords(e: Experiment): { headline: string; tone: 'good' | 'neutral' | 'bad' } {
