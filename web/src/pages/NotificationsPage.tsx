@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import {
   api,
@@ -240,7 +240,6 @@ function CampaignSend() {
         }),
       ),
     enabled: Boolean(sendId),
-    refetchInterval: progress.data?.status === 'sending' ? 2000 : false,
   });
 
   const s = progress.data;
@@ -248,6 +247,16 @@ function CampaignSend() {
   useEffect(() => {
     if (s?.status === 'completed') queryClient.invalidateQueries({ queryKey: ['delivery-rate'] });
   }, [s?.status, queryClient]);
+  // the list follows the progress: when the status or a count changes, the recipients are listed again
+  // (a small send goes from ready to completed between two polls of a fixed interval)
+  const progressMark = s ? `${s.id} ${s.status} ${COUNT_KEYS.map((k) => counts?.[k] ?? 0).join(' ')}` : '';
+  const lastMark = useRef(progressMark);
+  useEffect(() => {
+    const previous = lastMark.current;
+    lastMark.current = progressMark;
+    if (previous && progressMark && previous !== progressMark)
+      queryClient.invalidateQueries({ queryKey: ['recipients', sendId] });
+  }, [progressMark, sendId, queryClient]);
   return (
     <section className="card">
       <h2>Notification campaign</h2>
