@@ -17,24 +17,6 @@ const sums = `sum(impressions)::bigint AS impressions, sum(opens)::bigint AS ope
   sum(conversions)::bigint AS conversions, sum(transactions)::bigint AS transactions,
   coalesce(sum(revenue), 0)::numeric AS revenue, sum(sent)::bigint AS "messagesSent"`;
 
-/** Counts per campaign of the merchant (all campaigns, or the given ones), from the daily rollup. */
-export async function campaignCounts(
-  db: Queryable,
-  merchantId: string,
-  campaignIds?: string[],
-): Promise<Map<string, Counts>> {
-  const filter = campaignIds ? 'AND campaign_id = ANY($2::uuid[])' : '';
-  const params = campaignIds ? [merchantId, campaignIds] : [merchantId];
-  const { rows } = await db.query<Counts & { campaignId: string }>({
-    name: campaignIds ? 'campaign-counts-some' : 'campaign-counts-all',
-    text: `SELECT campaign_id AS "campaignId", ${sums}
-       FROM analytics_daily WHERE merchant_id = $1 ${filter}
-      GROUP BY campaign_id`,
-    values: params,
-  });
-  return new Map(rows.map(({ campaignId, ...counts }) => [campaignId, counts]));
-}
-
 export type Interval = 'hour' | 'day';
 export type SeriesPoint = Counts & { at: Date };
 
@@ -89,6 +71,21 @@ type LiftJson = Omit<LiftRow, 'since' | 'until' | 'computedAt'> & {
   until: string;
   computedAt: string;
 };
+
+/** A campaign with its all-time counts: the read behind GET /api/campaigns/{id}. */
+export async function campaignWithCounts(
+  db: Queryable,
+  merchantId: string,
+  campaignId: string,
+): Promise<(CampaignRow & { counts: Counts }) | undefined> {
+  const { rows } = await db.query<CampaignRow & { counts: Counts }>({
+    name: 'campaign-with-counts',
+    text: `SELECT ${campaignColumns}, ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts
+             FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
+    values: [campaignId, merchantId],
+  });
+  return rows[0];
+}
 
 /**
  * A campaign with its all-time counts, its series per hour from `since` or per UTC day from the

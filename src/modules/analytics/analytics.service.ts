@@ -231,11 +231,6 @@ export function createAnalyticsService(db: Db) {
     return campaign;
   }
 
-  async function metricsOf(campaign: { id: string; merchantId: string } & Pricing) {
-    const counts = await repo.campaignCounts(db, campaign.merchantId, [campaign.id]);
-    return deriveMetrics(counts.get(campaign.id) ?? ZERO, campaign);
-  }
-
   async function refreshLift(campaignId: string) {
     const { rows } = await db.query<{ merchantId: string }>(
       'SELECT merchant_id AS "merchantId" FROM campaigns WHERE id = $1',
@@ -266,7 +261,6 @@ export function createAnalyticsService(db: Db) {
   }
 
   return {
-    metricsOf,
     refreshLift,
     reallocate,
 

@@ -1,6 +1,5 @@
 import type { Queryable } from '../../platform/db.ts';
 import type { Cursor } from '../../platform/pagination.ts';
-import type { Counts } from '../analytics/analytics.repo.ts';
 import type { Segment } from '../customers/customers.repo.ts';
 import type { Channel } from '../notifications/notifications.channels.ts';
 import type {
@@ -113,35 +112,6 @@ export async function findCampaign(
   const { rows } = await db.query<CampaignRow>({
     name: options.forUpdate ? 'campaign-for-update' : 'campaign',
     text: `SELECT ${campaignColumns} FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2${options.forUpdate ? ' FOR UPDATE' : ''}`,
-    values: [id, merchantId],
-  });
-  return rows[0];
-}
-
-/**
- * A campaign with its all-time counts from the daily rollup, in one round trip: the read behind
- * GET /api/campaigns/{id}. Named, so PostgreSQL plans it once per connection rather than per call.
- */
-export async function findCampaignWithCounts(
-  db: Queryable,
-  merchantId: string,
-  id: string,
-): Promise<(CampaignRow & { counts: Counts }) | undefined> {
-  const { rows } = await db.query<CampaignRow & { counts: Counts }>({
-    name: 'campaign-with-counts',
-    text: `SELECT ${campaignColumns},
-              json_build_object('impressions', coalesce(m.impressions, 0), 'opens', coalesce(m.opens, 0),
-                'clicks', coalesce(m.clicks, 0), 'conversions', coalesce(m.conversions, 0),
-                'transactions', coalesce(m.transactions, 0), 'revenue', coalesce(m.revenue, 0),
-                'messagesSent', coalesce(m.sent, 0)) AS counts
-         FROM campaigns c
-         LEFT JOIN LATERAL (
-           SELECT sum(d.impressions) AS impressions, sum(d.opens) AS opens, sum(d.clicks) AS clicks,
-                  sum(d.conversions) AS conversions, sum(d.transactions) AS transactions,
-                  sum(d.revenue) AS revenue, sum(d.sent) AS sent
-             FROM analytics_daily d WHERE d.campaign_id = c.id
-         ) m ON true
-        WHERE c.id = $1 AND c.merchant_id = $2`,
     values: [id, merchantId],
   });
   return rows[0];

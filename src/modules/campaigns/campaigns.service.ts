@@ -1,6 +1,7 @@
 import { type Db, withTransaction } from '../../platform/db.ts';
 import { AppError, PgErrors, pgErrorCode } from '../../platform/errors.ts';
 import { decodeCursor, page } from '../../platform/pagination.ts';
+import { campaignWithCounts } from '../analytics/analytics.repo.ts';
 import type { Principal } from '../auth/auth.plugin.ts';
 import * as repo from './campaigns.repo.ts';
 import {
@@ -49,7 +50,7 @@ export function createCampaignsService(db: Db) {
 
     /** The campaign with its all-time counts (one round trip). */
     async getWithCounts(merchantId: string, id: string) {
-      const campaign = await repo.findCampaignWithCounts(db, merchantId, id);
+      const campaign = await campaignWithCounts(db, merchantId, id);
       if (!campaign) throw new AppError('CAMPAIGN_NOT_FOUND', `No campaign ${id}`);
       return campaign;
     },
