@@ -85,31 +85,24 @@ try {
     if (i > 600) throw new Error('the server did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const login = await fetch(`${base}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'demo@swipesavvy.local', password: 'swipesavvy-demo' }),
-  }).then((r) => r.json() as Promise<{ token: string }>);
-  const headers = { authorization: `Bearer ${login.token}`, 'content-type': 'application/json' };
-  // The writes go to a merchant of their own: the campaigns they create would otherwise pile up in
-  // the demo merchant's list and portfolio between the alternating rounds.
-  await fetch(`${base}/api/users/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      email: 'bench-writer@example.test',
-      password: 'bench writer password',
-      name: 'Writer',
-    }),
-  });
-  const writerToken = (
-    await fetch(`${base}/api/auth/login`, {
+  const post = (url: string, body: unknown) =>
+    fetch(`${base}${url}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'bench-writer@example.test', password: 'bench writer password' }),
-    }).then((r) => r.json() as Promise<{ token: string }>)
-  ).token;
-  const writerHeaders = { authorization: `Bearer ${writerToken}`, 'content-type': 'application/json' };
+      body: JSON.stringify(body),
+    }).then((r) => r.json() as Promise<{ token: string }>);
+  const bearer = (token: string) => ({
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+  });
+  const headers = bearer(
+    (await post('/api/auth/login', { email: 'demo@swipesavvy.local', password: 'swipesavvy-demo' })).token,
+  );
+  // The writes go to a merchant of their own: the campaigns they create would otherwise pile up in
+  // the demo merchant's list and portfolio between the alternating rounds.
+  const writer = { email: 'bench-writer@example.test', password: 'bench writer password' };
+  await post('/api/users/signup', { ...writer, name: 'Writer' });
+  const writerHeaders = bearer((await post('/api/auth/login', writer)).token);
   const list = await fetch(`${base}/api/campaigns?limit=10`, { headers }).then(
     (r) => r.json() as Promise<{ items: { id: string }[] }>,
   );
