@@ -6,7 +6,7 @@ const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('analytics from stored events and transactions', async () => {
-  const { app } = await startTestApp();
+  const { app, db } = await startTestApp();
   const owner = await signup(app);
   const other = await signup(app);
   const post = (url: string, payload: object, session = owner) =>
@@ -229,5 +229,37 @@ describe('analytics from stored events and transactions', async () => {
     assert.equal((await get('/api/analytics/portfolio', viewer)).statusCode, 200);
     const ingest = await post('/api/events', { events: [] }, viewer);
     assert.equal(ingest.statusCode, 403);
+  });
+
+  it("deletes a campaign's experiment units with the campaign (no foreign key does it)", async () => {
+    const doomed = (
+      await post('/api/campaigns', {
+        name: 'Doomed',
+        channel: 'email',
+        budget: 1,
+        variants: [{ name: 'A', weight: 1 }],
+      })
+    ).json();
+    const ingest = await post('/api/events', {
+      events: [
+        {
+          id: 'doomed-1',
+          type: 'impression',
+          campaignId: doomed.id,
+          variant: 'A',
+          customerId: id('a'),
+          at: iso(now),
+        },
+      ],
+    });
+    assert.equal(ingest.json().accepted, 1, ingest.body);
+    const units = 'SELECT count(*)::int AS n FROM analytics_exposures WHERE campaign_id = $1';
+    assert.equal((await db.query(units, [doomed.id])).rows[0].n, 1);
+    await db.query('DELETE FROM campaigns WHERE id = $1', [doomed.id]);
+    assert.equal((await db.query(units, [doomed.id])).rows[0].n, 0);
+    const { rows } = await db.query(
+      "SELECT violations::int AS n FROM swipesavvy_integrity_check() WHERE check_name = 'exposure_campaign_exists'",
+    );
+    assert.deepEqual(rows, [{ n: 0 }]);
   });
 });
