@@ -14,6 +14,8 @@ const Env = Type.Object({
   DATA_DIR: Type.String({ default: './data', minLength: 1 }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   EMBEDDED_PG_PORT: Type.Integer({ default: 54329, minimum: 1, maximum: 65535 }),
+  // the embedded PostgreSQL's memory in MB (its shared buffers; the other sizes follow from it)
+  EMBEDDED_PG_MEMORY_MB: Type.Optional(Type.Integer({ minimum: 32, maximum: 1_048_576 })),
   DB_POOL_MAX: Type.Integer({ default: 20, minimum: 2, maximum: 500 }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_TTL_SECONDS: Type.Integer({ default: 3600, minimum: 60, maximum: 2_592_000 }),
@@ -82,6 +84,7 @@ export type Config = {
   dataDir: string;
   databaseUrl: string | undefined;
   embeddedPgPort: number;
+  embeddedPgMemoryMb: number | undefined;
   dbPoolMax: number;
   jwtSecret: string | undefined;
   jwtTtlSeconds: number;
@@ -181,6 +184,7 @@ export function loadConfig(
     dataDir: path.resolve(env.DATA_DIR),
     databaseUrl: env.DATABASE_URL,
     embeddedPgPort: env.EMBEDDED_PG_PORT,
+    embeddedPgMemoryMb: env.EMBEDDED_PG_MEMORY_MB,
     dbPoolMax: env.DB_POOL_MAX,
     jwtSecret: env.JWT_SECRET,
     jwtTtlSeconds: env.JWT_TTL_SECONDS,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db.ts';
+import { PgErrors, pgErrorCode } from '../../platform/errors.ts';
 import { type CampaignRow, campaignColumns } from '../campaigns/campaigns.repo.ts';
 import type { LiftRow } from './analytics.lift.repo.ts';
 import type { SegmentKey } from './analytics.schema.ts';
@@ -286,19 +287,44 @@ export async function eventReferences(
   return { variants, missingCustomers: new Set(rows[0]!.missing) };
 }
 
+const eventsFromJson = `SELECT * FROM json_to_recordset($2::json -> 'events')
+  AS x(id text, type text, "campaignId" uuid, variant text, "customerId" uuid, at timestamptz)`;
+
 /**
  * Stores the events whose ids the merchant has not sent before (event_ids guards ids across
  * partitions); the rollup trigger counts them in the same statement. `json` is `{"events": [...]}`
- * with items of EventRow's keys (variant may be absent), no id twice. Two batches storing the same new id at once: the
- * second fails on event_ids' key (23505) and is retried, when it finds the id stored.
+ * with items of EventRow's keys (variant may be absent), no id twice. Runs in the caller's
+ * transaction. First as if every id were new, the common case (resends are rare): event_ids' key
+ * checks each id in the descent that inserts it, instead of a probe of the index and then an
+ * insert. A batch with an id already stored fails on that key and is rolled back to the savepoint,
+ * then stored without the known ids. Two batches storing the same new id at once: the second
+ * fails on event_ids' key (23505) there too and is retried by the caller, when it finds the id stored.
  */
 export async function insertEvents(db: Queryable, merchantId: string, json: string): Promise<number> {
+  await db.query('SAVEPOINT events_insert');
+  try {
+    const { rows } = await db.query<{ accepted: number }>({
+      name: 'events-insert-new',
+      text: `WITH x AS (${eventsFromJson}),
+       ids AS (
+         INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM x
+       ),
+       stored AS (
+         INSERT INTO events (merchant_id, id, type, campaign_id, variant, customer_id, occurred_at)
+         SELECT $1, id, type, "campaignId", variant, "customerId", at FROM x
+       )
+       SELECT count(*)::int AS accepted FROM x`,
+      values: [merchantId, json],
+    });
+    await db.query('RELEASE SAVEPOINT events_insert');
+    return rows[0]!.accepted;
+  } catch (error) {
+    if (pgErrorCode(error) !== PgErrors.uniqueViolation) throw error;
+    await db.query('ROLLBACK TO SAVEPOINT events_insert');
+  }
   const { rows } = await db.query<{ accepted: number }>({
     name: 'events-insert',
-    text: `WITH x AS (
-       SELECT * FROM json_to_recordset($2::json -> 'events')
-         AS x(id text, type text, "campaignId" uuid, variant text, "customerId" uuid, at timestamptz)
-     ),
+    text: `WITH x AS (${eventsFromJson}),
      fresh AS (
        SELECT * FROM x WHERE NOT EXISTS (SELECT 1 FROM event_ids e WHERE e.merchant_id = $1 AND e.id = x.id)
      ),
