@@ -59,7 +59,8 @@ export async function variantUnits(db: Queryable, campaignId: string): Promise<V
 }
 
 // The reads behind the campaign analytics routes, each one named statement and one round trip:
-// the campaign (scoped to the merchant) with what the route shows, from the rollups only.
+// the campaign (scoped to the merchant) with what the route shows, from the rollups only
+// (all-time counts from analytics_totals, one row per campaign).
 
 const countsJson = (from: string) => `(SELECT json_build_object('impressions', coalesce(sum(impressions), 0),
     'opens', coalesce(sum(opens), 0), 'clicks', coalesce(sum(clicks), 0), 'conversions', coalesce(sum(conversions), 0),
@@ -81,7 +82,7 @@ export async function campaignWithCounts(
 ): Promise<(CampaignRow & { counts: Counts }) | undefined> {
   const { rows } = await db.query<CampaignRow & { counts: Counts }>({
     name: 'campaign-with-counts',
-    text: `SELECT ${campaignColumns}, ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts
+    text: `SELECT ${campaignColumns}, ${countsJson('analytics_totals t WHERE t.campaign_id = c.id')} AS counts
              FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
     values: [campaignId, merchantId],
   });
@@ -104,7 +105,7 @@ export async function campaignMetrics(
   >({
     name: 'campaign-metrics',
     text: `SELECT ${campaignColumns},
-       ${countsJson('analytics_daily d WHERE d.campaign_id = c.id')} AS counts,
+       ${countsJson('analytics_totals t WHERE t.campaign_id = c.id')} AS counts,
        -- hours from the hourly rollup; days from the daily one (a row per day, not 24 per variant)
        (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
           SELECT hour AS at, ${sums}
@@ -209,7 +210,7 @@ export async function portfolio(
                  coalesce(sum(d.opens), 0) AS opens, coalesce(sum(d.clicks), 0) AS clicks,
                  coalesce(sum(d.conversions), 0) AS conversions, coalesce(sum(d.transactions), 0) AS transactions,
                  coalesce(sum(d.revenue), 0) AS revenue, coalesce(sum(d.sent), 0) AS "messagesSent"
-            FROM campaigns c LEFT JOIN analytics_daily d ON d.campaign_id = c.id
+            FROM campaigns c LEFT JOIN analytics_totals d ON d.campaign_id = c.id
            WHERE c.merchant_id = $1 GROUP BY c.id) x) AS campaigns,
        (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
           SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
