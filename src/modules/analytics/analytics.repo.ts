@@ -30,7 +30,7 @@ export async function portfolioSeries(
   const { rows } = await db.query<SeriesPoint>({
     name: 'portfolio-series',
     text: `SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
-       FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+       FROM analytics_merchant_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
       GROUP BY day ORDER BY day`,
     values: [merchantId, since],
   });
@@ -60,7 +60,8 @@ export async function variantUnits(db: Queryable, campaignId: string): Promise<V
 
 // The reads behind the campaign analytics routes, each one named statement and one round trip:
 // the campaign (scoped to the merchant) with what the route shows, from the rollups only
-// (all-time counts from analytics_totals, one row per campaign).
+// (all-time counts from analytics_totals, one row per campaign; a merchant's days from
+// analytics_merchant_daily, one row per day).
 
 const countsJson = (from: string) => `(SELECT json_build_object('impressions', coalesce(sum(impressions), 0),
     'opens', coalesce(sum(opens), 0), 'clicks', coalesce(sum(clicks), 0), 'conversions', coalesce(sum(conversions), 0),
@@ -214,7 +215,7 @@ export async function portfolio(
            WHERE c.merchant_id = $1 GROUP BY c.id) x) AS campaigns,
        (SELECT coalesce(json_agg(s ORDER BY s.at), '[]') FROM (
           SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums}
-            FROM analytics_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
+            FROM analytics_merchant_daily WHERE merchant_id = $1 AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date
            GROUP BY day) s) AS trend`,
     values: [merchantId, since],
   });

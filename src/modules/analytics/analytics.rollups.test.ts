@@ -195,6 +195,18 @@ describe('rollups', async () => {
     );
     assert.deepEqual(totalsRollup, totals, 'totals');
 
+    const merchantDaily = await q(
+      `SELECT (at AT TIME ZONE 'UTC')::date AS k, ${counts} FROM (${raw}) x GROUP BY 1 ${nonzero} ORDER BY 1`,
+    );
+    const merchantDailyRollup = await q(
+      `SELECT day AS k, impressions AS i, opens AS o, clicks AS c, conversions AS v, transactions AS t,
+              revenue::numeric AS r, sent AS s
+         FROM analytics_merchant_daily WHERE merchant_id = $1
+          AND (impressions <> 0 OR opens <> 0 OR clicks <> 0 OR conversions <> 0 OR transactions <> 0 OR sent <> 0)
+        ORDER BY 1`,
+    );
+    assert.deepEqual(merchantDailyRollup, merchantDaily, "the merchant's days");
+
     const segments = await q(
       `SELECT x.campaign_id, 'city' AS dim, coalesce(cu.city, 'unknown') AS value, (at AT TIME ZONE 'UTC')::date AS k, ${counts}
          FROM (${raw}) x LEFT JOIN customers cu ON cu.id = x.customer_id

@@ -255,8 +255,14 @@ describe('analytics from stored events and transactions', async () => {
     assert.equal(ingest.json().accepted, 1, ingest.body);
     const units = 'SELECT count(*)::int AS n FROM analytics_exposures WHERE campaign_id = $1';
     assert.equal((await db.query(units, [doomed.id])).rows[0].n, 1);
+    const impressions = `SELECT (SELECT coalesce(sum(impressions), 0) FROM analytics_merchant_daily WHERE merchant_id = $1)::int AS merchant,
+              (SELECT coalesce(sum(impressions), 0) FROM analytics_daily WHERE merchant_id = $1)::int AS campaigns`;
+    const before = (await db.query(impressions, [owner.merchantId])).rows[0];
     await db.query('DELETE FROM campaigns WHERE id = $1', [doomed.id]);
     assert.equal((await db.query(units, [doomed.id])).rows[0].n, 0);
+    // the merchant's days lose the campaign's counts with it
+    const after = (await db.query(impressions, [owner.merchantId])).rows[0];
+    assert.deepEqual(after, { merchant: before.merchant - 1, campaigns: before.campaigns - 1 });
     const { rows } = await db.query(
       "SELECT violations::int AS n FROM swipesavvy_integrity_check() WHERE check_name = 'exposure_campaign_exists'",
     );
