@@ -10,6 +10,11 @@
 //      rollups are checked against a count of the raw rows (they are kept synchronously);
 //  (b) p50/p99 of the metrics, segments, portfolio and experiment reads, against GET /api/health
 //      and the raw-event aggregate the rollups replace, both measured here too.
+// The data set is generated inside PostgreSQL (generate_series, chunks of a million on two
+// connections) with the rollup triggers off and the customer index built afterwards, then the
+// rollups are rebuilt once, and the tables vacuumed and checkpointed, as after a backfill. Event
+// ids are v4 UUIDs (what clients send), in the data set and in both ingestion runs. The embedded
+// server runs with the product's own settings (embeddedSettings; synchronous commit on).
 // Bounded: every phase has a fixed count; the data set lives in a throwaway embedded PostgreSQL
 // (or DATABASE_URL, into which it writes a merchant of its own).
 import { randomUUID } from 'node:crypto';
