@@ -155,7 +155,7 @@ export async function recoverStale(
   const { rows } = await db.query<{ sendId: string | null; ids: string[] }>(
     `WITH stale AS (
        SELECT id FROM notifications
-        WHERE status = 'sending'
+        WHERE is_open AND status = 'sending'
           AND ((claim_token IS NOT NULL AND claimed_at < now() - make_interval(secs => $1))
                OR (claim_token IS NULL AND next_attempt_at < now() - make_interval(secs => $1)))
           AND (send_id IS NULL
@@ -176,7 +176,7 @@ export async function recoverStale(
 export async function openQueueStats(db: Queryable): Promise<{ depth: number; oldestSeconds: number }> {
   const { rows } = await db.query<{ depth: number; oldestSeconds: number | null }>(
     `SELECT count(*) AS depth, extract(epoch FROM now() - min(created_at))::float8 AS "oldestSeconds"
-       FROM notifications WHERE status IN ('queued', 'sending')`,
+       FROM notifications WHERE is_open`,
   );
   return { depth: rows[0]!.depth, oldestSeconds: rows[0]!.oldestSeconds ?? 0 };
 }

@@ -201,7 +201,7 @@ export async function completeIfDone(db: Queryable, id: string): Promise<boolean
   const { rowCount } = await db.query(
     `UPDATE notification_sends SET status = 'completed', completed_at = now()
       WHERE id = $1 AND status = 'sending' AND fanned_out_at IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM notifications WHERE send_id = $1 AND status IN ('queued', 'sending'))`,
+        AND NOT EXISTS (SELECT 1 FROM notifications WHERE send_id = $1 AND is_open)`,
     [id],
   );
   return rowCount === 1;
@@ -211,7 +211,7 @@ export async function completeIfDone(db: Queryable, id: string): Promise<boolean
 export async function waitingIds(db: Queryable, sendId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM notifications
-      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+      WHERE send_id = $1 AND is_open AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
     [sendId],
   );
   return rows.map((r) => r.id);
@@ -221,7 +221,7 @@ export async function waitingIds(db: Queryable, sendId: string): Promise<string[
 export async function cancelWaiting(db: Queryable, sendId: string): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE notifications SET status = 'cancelled', next_attempt_at = NULL
-      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+      WHERE send_id = $1 AND is_open AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
     [sendId],
   );
   return rowCount ?? 0;
