@@ -13,7 +13,8 @@ export type Claimed = Outgoing & { attempts: number; sendId: string | null; supp
  * The rows are found by primary key from the id array. The status test is written `(…) IS TRUE`
  * so that the planner cannot serve it from a status index instead: those statistics lag a fan-out
  * (a campaign of 100,000 is "a few open rows" until the next analyze), and such a plan reads every
- * open notification per batch. Not a named statement: a generic plan is made once from whatever
+ * open notification per batch (no index keys on status since migration 052; the form keeps one
+ * added later from being picked). Not a named statement: a generic plan is made once from whatever
  * the statistics said then (an empty table at the start of a first campaign); planning this per
  * batch costs ~2 ms per 1,000 notifications.
  */
