@@ -234,7 +234,7 @@ export async function cancelWaiting(db: Queryable, sendId: string): Promise<numb
 export async function requeueFailed(db: Queryable, sendId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `UPDATE notifications SET status = 'queued', failed_at = NULL, next_attempt_at = NULL
-      WHERE send_id = $1 AND status = 'failed' RETURNING id`,
+      WHERE send_id = $1 AND is_settled_undelivered AND status = 'failed' RETURNING id`,
     [sendId],
   );
   return rows.map((r) => r.id);
@@ -273,6 +273,9 @@ export async function listRecipients(
   if (f.statuses && f.statuses.length > 0) {
     params.push(f.statuses);
     where.push(`n.status = ANY($${params.length}::text[])`);
+    // every status but delivered is open or settled undelivered: the two partial indexes (052)
+    // find those rows of a large send instead of reading all of them
+    if (!f.statuses.includes('delivered')) where.push('(n.is_open OR n.is_settled_undelivered)');
   }
   if (f.after) {
     params.push(f.after.createdAt, f.after.id);
