@@ -50,10 +50,22 @@ export async function beginSnapshot(client: pg.PoolClient): Promise<string> {
   return rows[0]!.id;
 }
 
+/** A table's stored columns in their order: what COPY FROM without a column list reads (not the generated ones). */
+export async function storedColumns(db: Queryable, table: TableRef): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT attname AS name FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+      ORDER BY attnum`,
+    [qualified(table)],
+  );
+  return rows.map((r) => r.name);
+}
+
 // A query rather than the table name: COPY TO refuses a partitioned table (events) but not a
-// SELECT from it; the columns come out in the table's order, as COPY FROM reads them back.
-export const copyOut = (client: pg.PoolClient, table: TableRef) =>
-  client.query(copyTo(`COPY (SELECT * FROM ${qualified(table)}) TO STDOUT`));
+// SELECT from it; the columns come out in the table's order, as COPY FROM reads them back (a
+// generated column, which COPY FROM does not take, is left out: `columns` from storedColumns).
+export const copyOut = (client: pg.PoolClient, table: TableRef, columns: string[]) =>
+  client.query(copyTo(`COPY (SELECT ${columns.map(ident).join(', ')} FROM ${qualified(table)}) TO STDOUT`));
 
 export const copyIn = (client: pg.PoolClient, table: TableRef) =>
   client.query(copyFrom(`COPY ${qualified(table)} FROM STDIN`));

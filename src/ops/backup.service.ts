@@ -40,6 +40,7 @@ import {
   sequenceValues,
   serverInfo,
   setSequence,
+  storedColumns,
   type TableRef,
 } from './backup.repo.ts';
 
@@ -261,8 +262,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
                 done(null, chunk);
               },
             });
+            const columns = await storedColumns(client, t);
             await pipeline(
-              copyOut(client, t),
+              copyOut(client, t, columns),
               countLines,
               createGzip({ level: 1 }),
               hashBytes,

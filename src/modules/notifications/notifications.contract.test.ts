@@ -123,6 +123,67 @@ describe('notifications', async () => {
     assert.deepEqual(check.rows, []);
   });
 
+  it('deleting a customer, a campaign or a merchant does what the foreign keys did', async () => {
+    const gone = await signup(app);
+    const postAs = (url: string, payload?: object) => post(url, payload, gone);
+    await postAs('/api/customers/import', {
+      customers: ['g1', 'g2', 'g3'].map((externalId) => ({
+        externalId,
+        webhookUrl: sink.url,
+        attributes: { city: 'Braga' },
+      })),
+    });
+    const campaign = (
+      await postAs('/api/campaigns', {
+        name: 'Braga',
+        channel: 'webhook',
+        budget: 1,
+        segment: { city: ['Braga'] },
+      })
+    ).json();
+    const send = (await postAs('/api/notifications/campaign', { campaignId: campaign.id })).json();
+    await postAs(`/api/notifications/campaign/${send.id}/send`);
+    await eventually(async () => {
+      const p = await get(`/api/notifications/campaign/${send.id}`, gone);
+      return p.json().status === 'completed' || undefined;
+    });
+    const count = async (sql: string) => (await db.query(sql, [gone.merchantId])).rows[0].n as number;
+    const notifications = 'SELECT count(*)::int AS n FROM notifications WHERE merchant_id = $1';
+    const attempts = `SELECT count(*)::int AS n FROM notification_attempts a
+                       WHERE a.notification_id IN (SELECT id FROM notifications WHERE merchant_id = $1)`;
+    const clean = async () =>
+      assert.deepEqual(
+        (
+          await db.query(
+            'SELECT check_name, violations FROM swipesavvy_integrity_check() WHERE violations > 0',
+          )
+        ).rows,
+        [],
+      );
+    assert.equal(await count(`${notifications} AND send_id IS NOT NULL AND customer_id IS NOT NULL`), 3);
+
+    await db.query(`DELETE FROM customers WHERE merchant_id = $1 AND external_id = 'g1'`, [gone.merchantId]);
+    assert.equal(await count(`${notifications} AND send_id IS NOT NULL AND customer_id IS NULL`), 1);
+    await clean();
+
+    const allAttempts = 'SELECT count(*)::int AS n FROM notification_attempts';
+    const attemptsBefore = (await db.query(allAttempts)).rows[0].n as number;
+    await db.query('DELETE FROM campaigns WHERE id = $1', [campaign.id]);
+    assert.equal(await count(`${notifications} AND send_id IS NOT NULL`), 0);
+    assert.equal((await db.query(allAttempts)).rows[0].n, attemptsBefore - 3, "the send's attempts went too");
+    await clean();
+
+    await postAs('/api/notifications/send-test', { channel: 'email', to: 'gone@example.test' });
+    assert.ok((await count(notifications)) >= 1, 'its test and welcome emails are left');
+    assert.ok((await count(attempts)) >= 1);
+    const orphans =
+      'SELECT count(*)::int AS n FROM notification_attempts a WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = a.notification_id)';
+    await db.query('DELETE FROM merchants WHERE id = $1', [gone.merchantId]);
+    assert.equal(await count(notifications), 0);
+    assert.equal((await db.query(orphans)).rows[0].n, 0);
+    await clean();
+  });
+
   it('refuses a campaign send with an empty audience', async () => {
     const campaign = await post('/api/campaigns', {
       name: 'Nobody',

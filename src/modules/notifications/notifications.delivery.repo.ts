@@ -13,7 +13,8 @@ export type Claimed = Outgoing & { attempts: number; sendId: string | null; supp
  * The rows are found by primary key from the id array. The status test is written `(…) IS TRUE`
  * so that the planner cannot serve it from a status index instead: those statistics lag a fan-out
  * (a campaign of 100,000 is "a few open rows" until the next analyze), and such a plan reads every
- * open notification per batch. Not a named statement: a generic plan is made once from whatever
+ * open notification per batch (no index keys on status since migration 052; the form keeps one
+ * added later from being picked). Not a named statement: a generic plan is made once from whatever
  * the statistics said then (an empty table at the start of a first campaign); planning this per
  * batch costs ~2 ms per 1,000 notifications.
  */
@@ -155,7 +156,7 @@ export async function recoverStale(
   const { rows } = await db.query<{ sendId: string | null; ids: string[] }>(
     `WITH stale AS (
        SELECT id FROM notifications
-        WHERE status = 'sending'
+        WHERE is_open AND status = 'sending'
           AND ((claim_token IS NOT NULL AND claimed_at < now() - make_interval(secs => $1))
                OR (claim_token IS NULL AND next_attempt_at < now() - make_interval(secs => $1)))
           AND (send_id IS NULL
@@ -176,7 +177,7 @@ export async function recoverStale(
 export async function openQueueStats(db: Queryable): Promise<{ depth: number; oldestSeconds: number }> {
   const { rows } = await db.query<{ depth: number; oldestSeconds: number | null }>(
     `SELECT count(*) AS depth, extract(epoch FROM now() - min(created_at))::float8 AS "oldestSeconds"
-       FROM notifications WHERE status IN ('queued', 'sending')`,
+       FROM notifications WHERE is_open`,
   );
   return { depth: rows[0]!.depth, oldestSeconds: rows[0]!.oldestSeconds ?? 0 };
 }

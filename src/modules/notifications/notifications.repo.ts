@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db.ts';
+import { AppError } from '../../platform/errors.ts';
 import type { Channel, Outgoing } from './notifications.channels.ts';
 
 export const Statuses = [
@@ -50,12 +51,14 @@ export async function insertNotification(
     payload: Outgoing['payload'];
   },
 ): Promise<NotificationRow> {
+  // the merchant row is held FOR KEY SHARE by the insert (no foreign key checks it: migration 051)
   const { rows } = await db.query<NotificationRow>(
     `INSERT INTO notifications (merchant_id, kind, channel, recipient, payload)
-     VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+     SELECT id, $2, $3, $4, $5 FROM merchants WHERE id = $1 FOR KEY SHARE RETURNING ${columns}`,
     [n.merchantId, n.kind, n.channel, n.recipient, n.payload],
   );
-  return rows[0]!;
+  if (!rows[0]) throw new AppError('MERCHANT_NOT_FOUND', 'The merchant no longer exists');
+  return rows[0];
 }
 
 export async function findNotification(db: Queryable, merchantId: string, id: string) {

@@ -117,6 +117,10 @@ const recipientColumn: Record<Channel, string> = {
  * Creates the notifications of the next batch of the audience, after customer `after`, with the
  * variant picked by a hash of customer and campaign (so a resend picks the same one). Rows that
  * exist already (a retried fan-out) are skipped by the unique index.
+ *
+ * The references are checked set-based, not by foreign keys (migration 051): the send and the
+ * customers are read by the statement that inserts, with the send row locked, and the caller holds
+ * the merchant row FOR KEY SHARE (`lockMerchant`), for which a customer's delete waits.
  */
 export async function fanOutBatch(
   db: Queryable,
@@ -154,7 +158,8 @@ export async function fanOutBatch(
               jsonb_build_object('subject', pick.content->>'subject', 'text', pick.content->>'body',
                                  'data', jsonb_build_object('type', 'campaign', 'campaignId', $2::uuid, 'variant', pick.name))
          FROM batch b
-         CROSS JOIN (SELECT merchant_id AS b_merchant FROM notification_sends WHERE id = $1) s
+         -- the send is locked (its delete, or its campaign's or merchant's, waits for the batch)
+         CROSS JOIN (SELECT merchant_id AS b_merchant FROM notification_sends WHERE id = $1 FOR KEY SHARE) s
          CROSS JOIN LATERAL (
            SELECT name, content FROM v
             WHERE v.upto > mod(mod(hashtextextended(b.id::text || ':' || $2::text, 0), v.total) + v.total, v.total)
@@ -167,6 +172,19 @@ export async function fanOutBatch(
     [send.id, send.campaignId, after, size, ...audience.params],
   );
   return rows[0]!;
+}
+
+/**
+ * Holds the merchant row FOR KEY SHARE until the transaction ends: deleting one of its customers
+ * (whose trigger takes the row FOR UPDATE before clearing its notifications) waits for the batch.
+ */
+export async function lockMerchant(db: Queryable, merchantId: string): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'notifications-merchant-lock',
+    text: 'SELECT 1 FROM merchants WHERE id = $1 FOR KEY SHARE',
+    values: [merchantId],
+  });
+  return rowCount === 1;
 }
 
 export async function finishFanout(db: Queryable, id: string): Promise<void> {
@@ -183,7 +201,7 @@ export async function completeIfDone(db: Queryable, id: string): Promise<boolean
   const { rowCount } = await db.query(
     `UPDATE notification_sends SET status = 'completed', completed_at = now()
       WHERE id = $1 AND status = 'sending' AND fanned_out_at IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM notifications WHERE send_id = $1 AND status IN ('queued', 'sending'))`,
+        AND NOT EXISTS (SELECT 1 FROM notifications WHERE send_id = $1 AND is_open)`,
     [id],
   );
   return rowCount === 1;
@@ -193,7 +211,7 @@ export async function completeIfDone(db: Queryable, id: string): Promise<boolean
 export async function waitingIds(db: Queryable, sendId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM notifications
-      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+      WHERE send_id = $1 AND is_open AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
     [sendId],
   );
   return rows.map((r) => r.id);
@@ -203,7 +221,7 @@ export async function waitingIds(db: Queryable, sendId: string): Promise<string[
 export async function cancelWaiting(db: Queryable, sendId: string): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE notifications SET status = 'cancelled', next_attempt_at = NULL
-      WHERE send_id = $1 AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
+      WHERE send_id = $1 AND is_open AND (status = 'queued' OR (status = 'sending' AND claim_token IS NULL))`,
     [sendId],
   );
   return rowCount ?? 0;
@@ -216,7 +234,7 @@ export async function cancelWaiting(db: Queryable, sendId: string): Promise<numb
 export async function requeueFailed(db: Queryable, sendId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `UPDATE notifications SET status = 'queued', failed_at = NULL, next_attempt_at = NULL
-      WHERE send_id = $1 AND status = 'failed' RETURNING id`,
+      WHERE send_id = $1 AND is_settled_undelivered AND status = 'failed' RETURNING id`,
     [sendId],
   );
   return rows.map((r) => r.id);
@@ -255,6 +273,9 @@ export async function listRecipients(
   if (f.statuses && f.statuses.length > 0) {
     params.push(f.statuses);
     where.push(`n.status = ANY($${params.length}::text[])`);
+    // every status but delivered is open or settled undelivered: the two partial indexes (052)
+    // find those rows of a large send instead of reading all of them
+    if (!f.statuses.includes('delivered')) where.push('(n.is_open OR n.is_settled_undelivered)');
   }
   if (f.after) {
     params.push(f.after.createdAt, f.after.id);

@@ -451,6 +451,7 @@ export function createNotifier({ config, db, queue, mailer, metrics }: NotifierD
         // a pause or cancel stops the fan-out; resume starts it again (rows made already are skipped)
         if ((await sends.findSendForFanout(db, job.sendId))?.status !== 'sending') return;
         const batch = await withTransaction(db, async (client) => {
+          if (!(await sends.lockMerchant(client, send.merchantId))) return { last: null, ids: [] };
           await sends.fanoutHeartbeat(client, send.id);
           const result = await sends.fanOutBatch(client, send, after, FANOUT_BATCH);
           if (result.ids.length > 0) await enqueue(client, send.id, result.ids);
