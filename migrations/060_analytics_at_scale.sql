@@ -190,6 +190,23 @@ LANGUAGE sql STABLE AS $$
                 AND e.occurred_at > t.occurred_at - make_interval(days => c.attribution_window_days))),
          'an attributed transaction follows a touch of its campaign within the attribution window'
   UNION ALL
+  -- from 051 (this function's body there), kept when the analytics checks were added
+  SELECT 'notification_references_exist',
+         (SELECT count(*) FROM notifications n
+           WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = n.merchant_id)
+              OR (n.send_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM notification_sends s WHERE s.merchant_id = n.merchant_id AND s.id = n.send_id))
+              OR (n.campaign_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.merchant_id = n.merchant_id AND c.id = n.campaign_id))
+              OR (n.customer_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM customers u WHERE u.merchant_id = n.merchant_id AND u.id = n.customer_id))),
+         'every notification''s merchant, campaign send, campaign and customer exist and belong to its merchant'
+  UNION ALL
+  SELECT 'notification_attempt_has_notification',
+         (SELECT count(*) FROM notification_attempts a
+           WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = a.notification_id)),
+         'every delivery attempt belongs to an existing notification'
+  UNION ALL
   SELECT 'exposure_campaign_exists',
          (SELECT count(*) FROM analytics_exposures x
            WHERE NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = x.campaign_id)),
