@@ -11,7 +11,7 @@
 //   2. failed requests during promote and rollback under a steady 300 requests/s (target 0), and
 //      the rollback time from the decision to 100 % on the stable version (target ≤ 5 s);
 //   3. a whole `golive` with 30-second canary and watch windows.
-// Bounded: about four minutes. Everything started here is stopped by pid at the end.
+// Bounded: about five minutes (the overhead rounds alone about three). Everything started here is stopped by pid at the end.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     'round-seconds': { type: 'string', default: '4' },
     /** skip the nginx overhead rounds even when nginx is installed */
     'no-nginx': { type: 'boolean', default: false },
-    /** only the router overhead rounds (about a minute and a half) */
+    /** only the router overhead rounds (about three minutes: 4 targets × 8 rounds × 4.5 s) */
     'overhead-only': { type: 'boolean', default: false },
     window: { type: 'string', default: '30s' },
     /** the smoke tests' and latency limits' scale for the golive (a shared, slow machine) */
