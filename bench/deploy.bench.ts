@@ -11,7 +11,8 @@
 //   2. failed requests during promote and rollback under a steady 300 requests/s (target 0), and
 //      the rollback time from the decision to 100 % on the stable version (target ≤ 5 s);
 //   3. a whole `golive` with 30-second canary and watch windows.
-// Bounded: about five minutes (the overhead rounds alone about three). Everything started here is stopped by pid at the end.
+// Bounded: about five minutes (the overhead rounds alone about three). Everything started here
+// is stopped by pid at the end.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
