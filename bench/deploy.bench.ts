@@ -5,11 +5,14 @@
 //      warm-up. The added p99 is the median over rounds of (routed − direct) in the same round, so
 //      a noisy minute on a shared machine moves both sides. The router's CPU time per request
 //      (from /proc) is printed beside it: unlike a tail latency it does not depend on what else
-//      the machine is running (target ≤ 1 ms added);
+//      the machine is running (target ≤ 1 ms added). A bare TCP relay process (bytes passed on,
+//      no HTTP) runs in the same rotation as a reference: its added p99 is what one more process
+//      hop costs on this machine before any router does any work — a floor, not a target;
 //   2. failed requests during promote and rollback under a steady 300 requests/s (target 0), and
 //      the rollback time from the decision to 100 % on the stable version (target ≤ 5 s);
 //   3. a whole `golive` with 30-second canary and watch windows.
-// Bounded: about four minutes. Everything started here is stopped by pid at the end.
+// Bounded: about five minutes (the overhead rounds alone about three). Everything started here
+// is stopped by pid at the end.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,11 +25,11 @@ import { steadyLoad } from '../test/load.ts';
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '300' },
-    rounds: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '8' },
     'round-seconds': { type: 'string', default: '4' },
     /** skip the nginx overhead rounds even when nginx is installed */
     'no-nginx': { type: 'boolean', default: false },
-    /** only the router overhead rounds (about a minute and a half) */
+    /** only the router overhead rounds (about three minutes: 4 targets × 8 rounds × 4.5 s) */
     'overhead-only': { type: 'boolean', default: false },
     window: { type: 'string', default: '30s' },
     /** the smoke tests' and latency limits' scale for the golive (a shared, slow machine) */
@@ -109,12 +112,23 @@ function nginxInstalled(): boolean {
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-bench-deploy-'));
 chmodSync(dataDir, 0o755);
-const [appPort, routerPort, controlPort, nginxPort] = [
+const [appPort, routerPort, controlPort, nginxPort, relayPort] = [
+  await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
 ];
+// The reference hop: a process that relays TCP bytes both ways to the instance and nothing else.
+const RELAY = `const net = require('node:net');
+const [port, target] = process.argv.slice(1).map(Number);
+net.createServer({ noDelay: true }, (client) => {
+  const upstream = net.connect({ port: target, host: '127.0.0.1', noDelay: true });
+  const end = () => { client.destroy(); upstream.destroy(); };
+  for (const s of [client, upstream]) { s.on('error', end); s.on('close', end); }
+  client.pipe(upstream);
+  upstream.pipe(client);
+}).listen(port, '127.0.0.1');`;
 const env = {
   ...process.env,
   DATA_DIR: dataDir,
@@ -170,6 +184,12 @@ try {
     await until(`http://127.0.0.1:${nginxPort}/api/health`);
   }
 
+  const relay = spawn(process.execPath, ['-e', RELAY, String(relayPort), String(appPort)], {
+    stdio: 'ignore',
+  });
+  children.push(relay);
+  await until(`http://127.0.0.1:${relayPort}/api/health`);
+
   type Target = { name: string; url: string; pids: () => number[] };
   const app = children[0]!;
   const builtin = children[1]!;
@@ -179,6 +199,7 @@ try {
     ...(useNginx
       ? [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}`, pids: () => nginxPids(nginxDir) }]
       : []),
+    { name: 'tcp relay', url: `http://127.0.0.1:${relayPort}`, pids: () => [relay.pid!] },
   ];
   type Round = { p99: number; p50: number; failed: number; sent: number; cpuMs?: number; appCpuMs?: number };
   const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
@@ -239,6 +260,8 @@ try {
       : added <= 1
         ? 'met'
         : 'NOT met';
+  const relayRounds = results.get('tcp relay')!;
+  const relayAdded = median(relayRounds.map((r, i) => r.p99 - baseline[i]!.p99));
   for (const name of ['built-in', 'nginx']) {
     const rs = results.get(name);
     if (!rs) {
@@ -256,6 +279,9 @@ try {
       `${`router ${name}`.padEnd(16)}p99 ${fmt(per(rs, (r) => r.p99))} ms   added ${fmt(added)} ms (target ≤ 1 ms: ${verdict(added)})   p50 added ${fmt(added50)} ms   router CPU ${Number.isNaN(cpu) ? '?' : cpu.toFixed(0)} µs/request (the app: ${Number.isNaN(appCpu) ? '?' : appCpu.toFixed(0)} µs)   ${failed} failed`,
     );
   }
+  figures.push(
+    `${'tcp relay'.padEnd(16)}p99 ${fmt(per(relayRounds, (r) => r.p99))} ms   added ${fmt(relayAdded)} ms   p50 added ${fmt(median(relayRounds.map((r, i) => r.p50 - baseline[i]!.p50)))} ms   CPU ${(per(relayRounds, (r) => (r.cpuMs ?? Number.NaN) / r.sent) * 1000).toFixed(0)} µs/request — a bare TCP relay: one more process hop and no HTTP work, the floor under any router's added p99 here`,
+  );
   const cores = availableParallelism();
   const busy = Math.max(load0, load1) > cores || (pressure ?? 0) > 0.2;
   figures.push(

@@ -28,6 +28,23 @@ async function echo(version: string): Promise<Echo> {
       return res.end();
     }
     if (req.url === '/slow') return setTimeout(() => res.end('late'), 2000);
+    if (req.url?.startsWith('/code/')) {
+      // an answer with the problem code given in the path, whatever its shape
+      const code = decodeURIComponent(req.url.slice('/code/'.length));
+      res.writeHead(500, { 'content-type': 'application/problem+json', 'x-problem-code': code });
+      return res.end(JSON.stringify({ code }));
+    }
+    if (req.url === '/hop') {
+      // an answer whose Connection header names one of its own headers as hop-by-hop
+      res.writeHead(200, {
+        connection: 'keep-alive, X-Hop-Answer',
+        'x-hop-answer': 'for the router only',
+        'x-end-to-end': 'kept',
+      });
+      return res.end(
+        JSON.stringify({ hop: req.headers['x-hop-request'] ?? null, custom: req.headers['x-custom'] }),
+      );
+    }
     res.writeHead(200, [
       'content-type',
       'application/json',
@@ -143,6 +160,31 @@ test('headers pass through both ways, hop-by-hop ones do not, and the peer is ap
   assert.equal(res.headers['x-mixed-case'], 'kept');
 });
 
+test('headers named in a Connection header are hop-by-hop: dropped both ways (RFC 9110 §7.6.1)', async () => {
+  const res = await new Promise<IncomingMessage>((resolve, reject) =>
+    request(`${router.url}/hop`, {
+      headers: {
+        Cookie: 'ss_route=fixed-route-id-1',
+        Connection: 'keep-alive, X-Hop-Request',
+        'X-Hop-Request': 'for the router only',
+        'X-Custom': 'hello',
+      },
+    })
+      .on('response', resolve)
+      .on('error', reject)
+      .end(),
+  );
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  assert.deepEqual(JSON.parse(text), { hop: null, custom: 'hello' });
+  const upstream = [...v1.seen, ...v2.seen].at(-1)!;
+  assert.equal(upstream.headers['x-hop-request'], undefined);
+  assert.equal(upstream.headers['x-custom'], 'hello');
+  assert.equal(res.headers['x-hop-answer'], undefined);
+  assert.equal(res.headers['x-end-to-end'], 'kept');
+  assert.ok(res.headers['x-swipesavvy-version']);
+});
+
 test('request bodies are streamed to the version and large answers streamed back', async () => {
   const payload = JSON.stringify({ items: Array.from({ length: 5000 }, (_, i) => i) });
   const res = await fetch(`${router.url}/api/things`, {
@@ -247,6 +289,51 @@ test('a request in flight is counted until it is answered (drain) and a client t
   await once(upstreamReq.socket, 'close');
   const left = await inflight();
   assert.equal(left['v1']! + left['v2']!, 0);
+});
+
+test('problem codes become metric labels only in the product shape and up to a cap, else "other"', async () => {
+  const capped = await startRouter({
+    port: 0,
+    controlPort: 0,
+    backends: [{ version: 'v1', url: v1.url, weight: 100 }],
+  });
+  try {
+    const codes = [
+      'not-a-code',
+      'X'.repeat(65),
+      'OK_CODE',
+      ...Array.from({ length: 70 }, (_, i) => `CODE_${i}`),
+      'OK_CODE',
+    ];
+    for (const code of codes)
+      assert.equal((await fetch(`${capped.url}/code/${encodeURIComponent(code)}`)).status, 500);
+    const metrics = await (await fetch(`${capped.controlUrl}/metrics`)).text();
+    const labels = [
+      ...metrics.matchAll(/requests_total\{version="v1",status_code="500",code="([^"]*)"\} (\d+)/g),
+    ];
+    const count = new Map(labels.map((m) => [m[1]!, Number(m[2])]));
+    assert.equal(count.get('OK_CODE'), 2);
+    assert.equal(count.get('CODE_0'), 1);
+    assert.equal(count.has('not-a-code'), false);
+    // 64 distinct codes are kept (OK_CODE and CODE_0…CODE_62); the shapeless two and the rest are "other"
+    assert.equal(count.size, 65);
+    assert.equal(count.get('CODE_62'), 1);
+    assert.equal(count.has('CODE_63'), false);
+    assert.equal(count.get('other'), 2 + 7);
+    assert.equal(
+      [...count.values()].reduce((a, b) => a + b, 0),
+      codes.length,
+    );
+    const { samples } = (await (await fetch(`${capped.controlUrl}/samples?since=0`)).json()) as {
+      samples: Sample[];
+    };
+    assert.deepEqual(
+      samples.slice(0, 3).map((s) => s.code),
+      ['other', 'other', 'OK_CODE'],
+    );
+  } finally {
+    await capped.close();
+  }
 });
 
 test('the samples kept are the last maxSamples, numbered on from the first request', async () => {

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Dispatcher, Pool } from 'undici';
 import { type Backend, pickBackend, policyProblems, STICKY_COOKIE } from './router-policy.ts';
@@ -30,7 +30,8 @@ export type RunningRouter = {
 };
 
 // Request headers a proxy must not forward (RFC 9110 §7.6.1), by lowercased name; each name is
-// at most 17 characters, so longer names skip the lowercasing.
+// at most 17 characters, so longer names skip the lowercasing. Headers named in a Connection
+// header are hop-by-hop too and dropped with it (see connectionNames).
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -44,6 +45,39 @@ const HOP_BY_HOP = new Set([
 const SHORT_NAME = 17;
 // Response headers dropped: Node's server frames the body itself (content-length or chunked).
 const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection']);
+
+/**
+ * The header names a Connection header lists as hop-by-hop (RFC 9110 §7.6.1), lowercased, apart
+ * from its own options ("keep-alive", "close") and the names always dropped anyway; undefined when
+ * it lists none — the usual case, which then costs nothing more.
+ */
+export function connectionNames(value: string, always: ReadonlySet<string>): Set<string> | undefined {
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return undefined;
+  let names: Set<string> | undefined;
+  for (const part of lower.split(',')) {
+    const name = part.trim();
+    if (name === '' || name === 'close' || always.has(name)) continue;
+    names ??= new Set();
+    names.add(name);
+  }
+  return names;
+}
+
+/** A flat [name, value, …] list without the pairs whose lowercased name is in `drop`. */
+function withoutNames(list: string[], drop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i += 2)
+    if (!drop.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
+  return out;
+}
+
+// An upstream's problem code becomes a metric label: only codes of the product's shape
+// (UPPER_SNAKE, as every problem+json code here is) and at most MAX_CODES distinct ones per
+// version are kept, the rest count as "other", so an upstream cannot grow /metrics without bound.
+const CODE_SHAPE = /^[A-Z][A-Z0-9_]{0,63}$/;
+const MAX_CODES = 64;
+export const OTHER_CODE = 'other';
 
 const DURATION_BUCKETS = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5];
 
@@ -88,12 +122,22 @@ function problem(res: ServerResponse, status: number, code: string, detail: stri
 /** One version's measurements, kept as plain numbers; /metrics renders them on a scrape. */
 type VersionStats = {
   inflight: number;
-  /** requests by `status\tcode` */
-  requests: Map<string, number>;
+  /** requests by status, then by problem code (its metric label) */
+  requests: Map<number, Map<string, number>>;
+  /** the distinct problem codes labelled so far (at most MAX_CODES) */
+  codes: Set<string>;
   buckets: number[];
   sum: number;
   count: number;
 };
+
+/** A problem code as its metric label: the product's shape and within the cap, else "other". */
+function codeLabel(s: VersionStats, code: string): string {
+  if (s.codes.has(code)) return code;
+  if (!CODE_SHAPE.test(code) || s.codes.size >= MAX_CODES) return OTHER_CODE;
+  s.codes.add(code);
+  return code;
+}
 
 const escapeLabel = (v: string) => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 
@@ -107,12 +151,11 @@ function renderMetrics(stats: Map<string, VersionStats>, backends: readonly Back
     'Requests through the router by version, status and problem code',
   );
   for (const [version, s] of stats)
-    for (const [key, n] of s.requests) {
-      const [status, code] = key.split('\t') as [string, string];
-      lines.push(
-        `swipesavvy_router_requests_total{version="${escapeLabel(version)}",status_code="${status}",code="${escapeLabel(code)}"} ${n}`,
-      );
-    }
+    for (const [status, byCode] of s.requests)
+      for (const [code, n] of byCode)
+        lines.push(
+          `swipesavvy_router_requests_total{version="${escapeLabel(version)}",status_code="${status}",code="${escapeLabel(code)}"} ${n}`,
+        );
   const d = 'swipesavvy_router_request_duration_seconds';
   head(d, 'histogram', 'Request duration through the router by version');
   for (const [version, s] of stats) {
@@ -136,6 +179,17 @@ function renderMetrics(stats: Map<string, VersionStats>, backends: readonly Back
 
 type RecordFn = (stats: VersionStats, version: string, t0: number, status: number, code: string) => void;
 
+/** The proxy's responses carry their exchange, so one shared 'close' listener serves them all. */
+class RouterResponse extends ServerResponse {
+  exchange: ProxyExchange | undefined = undefined;
+}
+
+function onClientClose(this: RouterResponse) {
+  // the client went away before the answer was complete: stop the upstream request too
+  const exchange = this.exchange;
+  if (exchange !== undefined && !exchange.done) exchange.abort?.(new Error('client closed the connection'));
+}
+
 /**
  * One proxied request as an undici dispatch handler: the upstream's headers and body chunks go
  * straight to the client's response, with no intermediate stream. The last chunk is held back so
@@ -143,7 +197,7 @@ type RecordFn = (stats: VersionStats, version: string, t0: number, status: numbe
  * headers and body in a single write.
  */
 class ProxyExchange implements Dispatcher.DispatchHandler {
-  res: ServerResponse;
+  res: RouterResponse;
   version: string;
   stats: VersionStats;
   setCookie: string | undefined;
@@ -157,7 +211,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   done = false;
 
   constructor(
-    res: ServerResponse,
+    res: RouterResponse,
     version: string,
     stats: VersionStats,
     setCookie: string | undefined,
@@ -169,10 +223,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.setCookie = setCookie;
     this.record = record;
     stats.inflight++;
-    res.once('close', () => {
-      // the client went away before the answer was complete: stop the upstream request too
-      if (!this.done) this.abort?.(new Error('client closed the connection'));
-    });
+    res.exchange = this;
+    res.on('close', onClientClose);
   }
 
   onConnect(abort: (err?: Error) => void) {
@@ -183,14 +235,26 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // an interim 1xx answer; the final one follows
     this.status = statusCode;
     this.resume = resume;
-    const out: string[] = [];
+    let out: string[] = [];
+    let connection: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString('latin1');
       const lower = name.length <= SHORT_NAME ? name.toLowerCase() : name;
-      if (RESPONSE_HOP_BY_HOP.has(lower)) continue;
+      if (RESPONSE_HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') {
+          const value = raw[i + 1]!.toString('latin1');
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+        }
+        continue;
+      }
       const value = raw[i + 1]!.toString('latin1');
       if (lower === 'x-problem-code') this.code = value;
       out.push(name, value);
+    }
+    const listed = connection === undefined ? undefined : connectionNames(connection, RESPONSE_HOP_BY_HOP);
+    if (listed !== undefined) {
+      out = withoutNames(out, listed);
+      if (listed.has('x-problem-code')) this.code = '';
     }
     out.push('x-swipesavvy-version', this.version);
     if (this.setCookie) out.push('set-cookie', this.setCookie);
@@ -315,17 +379,29 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const statsOf = (version: string) => {
     let s = stats.get(version);
     if (!s) {
-      s = { inflight: 0, requests: new Map(), buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      s = {
+        inflight: 0,
+        requests: new Map(),
+        codes: new Set(),
+        buckets: DURATION_BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+      };
       stats.set(version, s);
     }
     return s;
   };
 
   const samples = new SampleRing(options.maxSamples ?? 200_000);
-  const record: RecordFn = (s, version, t0, status, code) => {
+  const record: RecordFn = (s, version, t0, status, problemCode) => {
     const ms = performance.now() - t0;
-    const key = `${status}\t${code}`;
-    s.requests.set(key, (s.requests.get(key) ?? 0) + 1);
+    const code = problemCode === '' ? '' : codeLabel(s, problemCode);
+    let byCode = s.requests.get(status);
+    if (byCode === undefined) {
+      byCode = new Map();
+      s.requests.set(status, byCode);
+    }
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
     const seconds = ms / 1000;
     let b = 0;
     while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
@@ -341,59 +417,75 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   };
   persist();
 
-  const proxy = createServer((req, res) => {
-    // one pass over the raw headers: the upstream's header list, the sticky cookie, X-Forwarded-*
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let cookie: string | undefined;
-    let forwardedFor: string | undefined;
-    let forwardedProto = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const value = raw[i + 1]!;
-      const lower = name.length <= SHORT_NAME ? name.toLowerCase() : name;
-      if (HOP_BY_HOP.has(lower)) continue;
-      if (lower === 'x-forwarded-for') {
-        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-        continue;
+  const proxy = createServer<typeof IncomingMessage, typeof RouterResponse>(
+    { ServerResponse: RouterResponse },
+    (req, res) => {
+      // one pass over the raw headers: the upstream's header list, the sticky cookie, X-Forwarded-*
+      const raw = req.rawHeaders;
+      let headers: string[] = [];
+      let cookie: string | undefined;
+      let forwardedFor: string | undefined;
+      let forwardedProto = false;
+      let connection: string | undefined;
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!;
+        const value = raw[i + 1]!;
+        const lower = name.length <= SHORT_NAME ? name.toLowerCase() : name;
+        if (HOP_BY_HOP.has(lower)) {
+          if (lower === 'connection')
+            connection = connection === undefined ? value : `${connection}, ${value}`;
+          continue;
+        }
+        if (lower === 'x-forwarded-for') {
+          forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+          continue;
+        }
+        if (lower === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        else if (lower === 'x-forwarded-proto') forwardedProto = true;
+        headers.push(name, value);
       }
-      if (lower === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
-      else if (lower === 'x-forwarded-proto') forwardedProto = true;
-      headers.push(name, value);
-    }
-    const peer = req.socket.remoteAddress ?? '';
-    headers.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
-    if (!forwardedProto) headers.push('x-forwarded-proto', 'http');
+      // the rare Connection header that names other headers: those are this hop's only, drop them
+      const listed = connection === undefined ? undefined : connectionNames(connection, HOP_BY_HOP);
+      if (listed !== undefined) {
+        headers = withoutNames(headers, listed);
+        if (listed.has('cookie')) cookie = undefined;
+        if (listed.has('x-forwarded-for')) forwardedFor = undefined;
+        if (listed.has('x-forwarded-proto')) forwardedProto = false;
+      }
+      const peer = req.socket.remoteAddress ?? '';
+      headers.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+      if (!forwardedProto) headers.push('x-forwarded-proto', 'http');
 
-    let routeId = cookieValue(cookie, STICKY_COOKIE);
-    let setCookie: string | undefined;
-    if (!routeId || !/^[\w-]{8,64}$/.test(routeId)) {
-      routeId = newRouteId();
-      setCookie = `${STICKY_COOKIE}=${routeId}; Path=/; HttpOnly; SameSite=Lax`;
-    }
-    const backend = pickBackend(backends, routeId);
-    if (!backend) {
-      problem(res, 503, 'ROUTER_NO_BACKEND', 'no version has traffic');
-      return;
-    }
-    const exchange = new ProxyExchange(res, backend.version, statsOf(backend.version), setCookie, record);
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    try {
-      poolFor(backend.url).dispatch(
-        {
-          path: req.url ?? '/',
-          method: req.method as Dispatcher.HttpMethod,
-          headers,
-          body: hasBody ? req : null,
-          headersTimeout: 60_000,
-          bodyTimeout: 60_000,
-        },
-        exchange,
-      );
-    } catch (error) {
-      exchange.onError(error as Error);
-    }
-  });
+      let routeId = cookieValue(cookie, STICKY_COOKIE);
+      let setCookie: string | undefined;
+      if (!routeId || !/^[\w-]{8,64}$/.test(routeId)) {
+        routeId = newRouteId();
+        setCookie = `${STICKY_COOKIE}=${routeId}; Path=/; HttpOnly; SameSite=Lax`;
+      }
+      const backend = pickBackend(backends, routeId);
+      if (!backend) {
+        problem(res, 503, 'ROUTER_NO_BACKEND', 'no version has traffic');
+        return;
+      }
+      const exchange = new ProxyExchange(res, backend.version, statsOf(backend.version), setCookie, record);
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      try {
+        poolFor(backend.url).dispatch(
+          {
+            path: req.url ?? '/',
+            method: req.method as Dispatcher.HttpMethod,
+            headers,
+            body: hasBody ? req : null,
+            headersTimeout: 60_000,
+            bodyTimeout: 60_000,
+          },
+          exchange,
+        );
+      } catch (error) {
+        exchange.onError(error as Error);
+      }
+    },
+  );
   proxy.keepAliveTimeout = 5000;
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -453,7 +545,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
 
   const host = options.host ?? '127.0.0.1';
-  const listen = (server: Server, port: number) =>
+  const listen = (server: Server<typeof IncomingMessage, typeof RouterResponse> | Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
