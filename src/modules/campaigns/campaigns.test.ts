@@ -97,6 +97,25 @@ describe('campaigns', async () => {
     );
   });
 
+  it('reads the counts the daily rollup holds at the time of the read, however they got there', async () => {
+    const c = (await create(owner)).json();
+    const impressions = async () =>
+      (await app.inject({ method: 'GET', url: `/api/campaigns/${c.id}`, headers: auth(owner) })).json()
+        .metrics.impressions;
+    assert.equal(await impressions(), 0);
+    assert.equal(await impressions(), 0);
+    await db.query(
+      `INSERT INTO analytics_daily (merchant_id, campaign_id, day, impressions) VALUES ($1, $2, current_date, 7)`,
+      [owner.merchantId, c.id],
+    );
+    assert.equal(await impressions(), 7);
+    await db.query('UPDATE analytics_daily SET impressions = 9 WHERE campaign_id = $1', [c.id]);
+    assert.equal(await impressions(), 9);
+    // another merchant asking for it still gets a 404, however often it was read
+    const foreign = await app.inject({ method: 'GET', url: `/api/campaigns/${c.id}`, headers: auth(other) });
+    assert.equal(foreign.statusCode, 404);
+  });
+
   it('refuses duplicate variant names and writes nothing', async () => {
     const before = await db.query('SELECT count(*)::int AS n FROM campaigns');
     const res = await create(owner, {
