@@ -23,7 +23,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   const analytics = createAnalyticsService(deps.db);
   // the portfolio (every campaign with totals, a ranking and a daily trend) per merchant and rank,
   // validated against the merchant's read version on every request
-  const portfolios = createVersionedCache({ byDay: true });
+  const portfolios = createVersionedCache({ size: 500, byDay: true });
   app.addHook('onRequest', app.authenticate);
   const tags = ['analytics'];
   const security = [{ bearer: [] }];
