@@ -2,13 +2,15 @@ import type { Queryable } from './db.ts';
 
 /**
  * The merchant's read version (migration 071): bumped in the same transaction by every statement
- * that changes its campaigns or its daily rollup. '0' while nothing was written since.
+ * that changes its campaigns or its daily rollup.
  */
 export async function readVersion(db: Queryable, merchantId: string): Promise<string> {
   const { rows } = await db.query<{ version: string }>({
     name: 'merchant-read-version',
-    // the sum of the merchant's stripes; as text: compared, never added
-    text: 'SELECT coalesce(sum(version), 0)::text AS version FROM merchant_read_versions WHERE merchant_id = $1',
+    // the table's oid (a restore creates it anew, not from the archive) and the sum of the
+    // merchant's stripes; as text: compared, never added
+    text: `SELECT 'merchant_read_versions'::regclass::oid::text || ':' || coalesce(sum(version), 0) AS version
+             FROM merchant_read_versions WHERE merchant_id = $1`,
     values: [merchantId],
   });
   return rows[0]!.version;
