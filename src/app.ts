@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import helmet from '@fastify/helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,6 +13,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { Redis } from 'ioredis';
 import { analyticsRoutes } from './modules/analytics/analytics.routes.ts';
 import { authPlugin } from './modules/auth/auth.plugin.ts';
@@ -72,6 +73,23 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/** The headers helmet sets with these options, as it sets them on a response. */
+export function securityHeaders(options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error;
+  });
+  return headers;
+}
+
 /** Builds the API; does not listen (server.ts does, tests use inject). */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -99,15 +117,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // JSON only: anything else is 415, not a string handed to the schema
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onSend', async (request, reply) => {
+  // Helmet's security headers are the same for every response (no CSP nonces: the interactive
+  // docs page runs its own inline bootstrap script, so there is no CSP), so helmet works them out
+  // once here and each request only copies them, with its request id, in one synchronous hook.
+  const headers = { ...securityHeaders({ contentSecurityPolicy: false }) };
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // the route pattern, not the URL, so ids do not explode the label set
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route, status_code: String(reply.statusCode) };
     deps.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     deps.metrics.httpRequests.inc({ ...labels, code: String(reply.getHeader('x-problem-code') ?? '') });
+    done();
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType);
@@ -117,10 +142,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.config.faultInjection) app.addHook('onRequest', faultInjection(deps.config.faultInjection));
   app.setNotFoundHandler(notFoundHandler);
 
-  await app.register(helmet, {
-    // the interactive docs page runs its own inline bootstrap script
-    contentSecurityPolicy: false,
-  });
   // Per-IP limits (the auth routes): in-process by default; with REDIS_URL kept in Redis, so every
   // replica counts against one limit. A Redis outage lets requests through (logged) rather than
   // locking everyone out; account lockout, kept in PostgreSQL, still applies.

@@ -29,6 +29,7 @@ import {
   copyOut,
   countRows,
   createScratchDatabase,
+  DERIVED_TABLES,
   dropDeferred,
   dropScratchDatabase,
   insertBackup,
@@ -228,6 +229,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
               // the application's schema, as the COPY archive: pg-boss's jobs are transient, and
               // pg_restore --clean cannot drop its partitioned tables' inherited constraints
               '--schema=public',
+              ...DERIVED_TABLES.map((t) => `--exclude-table-data=public.${t}`),
               `--file=${path.join(dir, file)}`,
               `--dbname=${url}`,
             ],

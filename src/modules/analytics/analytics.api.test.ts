@@ -409,4 +409,53 @@ describe('analytics API', async () => {
     const foreign = await call(other, 'GET', '/api/analytics/portfolio');
     assert.equal(foreign.body.totals.impressions, 0);
   });
+
+  it('answers the portfolio fresh after every kind of write, though it keeps it between them', async () => {
+    const s = await signup(app);
+    const [c1] = await customers(s, 1);
+    const id = await campaign(s, { name: 'fresh-1' });
+    const portfolio = async () => {
+      const res = await app.inject({ method: 'GET', url: '/api/analytics/portfolio', headers: auth(s) });
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      return { raw: res.body, body: res.json() };
+    };
+    const first = await portfolio();
+    assert.equal(first.body.totals.impressions, 0);
+    assert.equal((await portfolio()).raw, first.raw, 'nothing written: the same answer');
+
+    // ingestion (the rollup trigger writes the daily rollup)
+    const now = new Date(Date.now() - 60_000);
+    await call(s, 'POST', '/api/events', { events: [event(id, c1!, 'impression', now, 'A')] });
+    assert.equal((await portfolio()).body.totals.impressions, 1);
+    await call(s, 'POST', '/api/events', { events: [event(id, c1!, 'impression', now, 'B')] });
+    assert.equal((await portfolio()).body.totals.impressions, 2);
+
+    // campaign writes through the API
+    assert.equal((await call(s, 'PUT', `/api/campaigns/${id}`, { name: 'fresh-renamed' })).status, 200);
+    assert.equal((await portfolio()).body.campaigns[0].name, 'fresh-renamed');
+    await campaign(s, { name: 'fresh-2' });
+    assert.equal((await portfolio()).body.totals.campaigns, 2);
+
+    // writes that bypass this process (another replica, a job, SQL by hand)
+    await db.query('UPDATE analytics_daily SET clicks = clicks + 5 WHERE campaign_id = $1', [id]);
+    assert.equal((await portfolio()).body.totals.clicks, 5);
+    await db.query(`UPDATE campaigns SET name = 'renamed-by-sql' WHERE id = $1`, [id]);
+    assert.ok((await portfolio()).body.campaigns.some((c: { name: string }) => c.name === 'renamed-by-sql'));
+    await db.query('DELETE FROM analytics_daily WHERE campaign_id = $1', [id]);
+    assert.equal((await portfolio()).body.totals.impressions, 0);
+
+    // another merchant's writes leave this one's version alone, and never leak into it
+    const before = await db.query(
+      'SELECT sum(version) AS v FROM merchant_read_versions WHERE merchant_id = $1',
+      [s.merchantId],
+    );
+    await campaign(other);
+    const after = await db.query(
+      'SELECT sum(version) AS v FROM merchant_read_versions WHERE merchant_id = $1',
+      [s.merchantId],
+    );
+    assert.deepEqual(after.rows, before.rows);
+    assert.equal((await portfolio()).body.totals.campaigns, 2);
+  });
 });

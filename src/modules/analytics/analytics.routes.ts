@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../../app.ts';
+import { createVersionedCache } from '../../platform/read-versions.ts';
 import { IdParams, problemResponses } from '../../platform/schemas.ts';
 import { Can, requireRole } from '../auth/auth.plugin.ts';
 import {
@@ -20,6 +21,9 @@ import { createAnalyticsService } from './analytics.service.ts';
 
 export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const analytics = createAnalyticsService(deps.db);
+  // the portfolio (every campaign with totals, a ranking and a daily trend) per merchant and rank,
+  // validated against the merchant's read version on every request
+  const portfolios = createVersionedCache({ size: 500, byDay: true });
   app.addHook('onRequest', app.authenticate);
   const tags = ['analytics'];
   const security = [{ bearer: [] }];
@@ -161,6 +165,15 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         response: { 200: Portfolio, ...problemResponses },
       },
     },
-    async (request) => analytics.portfolio(request.principal.merchantId, request.query.rank),
+    async (request, reply) => {
+      const { merchantId } = request.principal;
+      const { rank } = request.query;
+      const body = await portfolios.get(deps.db, merchantId, rank, async () =>
+        // the route's own serializer (its response schema), as an answer would be
+        String(reply.serialize(await analytics.portfolio(merchantId, rank))),
+      );
+      // JSON text already: a string with a JSON type is sent as it is, not serialized again
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
   );
 };

@@ -32,13 +32,11 @@ export type CampaignRow = {
   updatedAt: Date;
 };
 
+// variants: kept from campaign_variants by its triggers (migration 070), so no subquery per campaign
 export const campaignColumns = `c.id, c.merchant_id AS "merchantId", c.name, c.description, c.channel, c.status, c.segment,
   c.budget, c.unit_cost AS "unitCost", c.reward_rate AS "rewardRate", c.holdout_pct AS "holdoutPct",
   c.attribution_window_days AS "attributionWindowDays", c.starts_at AS "startsAt", c.ends_at AS "endsAt",
-  coalesce((SELECT json_agg(json_build_object('name', v.name, 'weight', v.weight, 'content', v.content)
-                            ORDER BY v.position)
-              FROM campaign_variants v WHERE v.campaign_id = c.id), '[]') AS variants,
-  c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
+  c.variants, c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
 
 // Columns a PUT may set, from the body's camelCase names: the only names that reach the SQL.
 const updatable: Record<string, string> = {

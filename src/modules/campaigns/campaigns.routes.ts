@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../../app.ts';
+import { createVersionedCache } from '../../platform/read-versions.ts';
 import { IdParams, problemResponses } from '../../platform/schemas.ts';
 import { deriveMetrics } from '../analytics/analytics.service.ts';
 import { Can, requireRole } from '../auth/auth.plugin.ts';
@@ -18,6 +19,12 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   const tags = ['campaigns'];
   const security = [{ bearer: [] }];
   const write = requireRole(Can.manageCampaigns);
+  // The reads' answers (a campaign with its counts, a page of the list) are computed from the
+  // merchant's campaigns and daily rollup only, so they are kept per merchant and validated
+  // against its read version on every request (src/platform/read-versions.ts).
+  const reads = createVersionedCache({ size: 5_000 });
+  // JSON text already: a string with a JSON type is sent as it is, not serialized again
+  const json = 'application/json; charset=utf-8';
 
   app.post(
     '/api/campaigns',
@@ -38,7 +45,13 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         response: { 200: CampaignList, ...problemResponses },
       },
     },
-    async (request) => campaigns.list(request.principal.merchantId, request.query),
+    async (request, reply) => {
+      const { merchantId } = request.principal;
+      const body = await reads.get(deps.db, merchantId, `list ${JSON.stringify(request.query)}`, async () =>
+        String(reply.serialize(await campaigns.list(merchantId, request.query))),
+      );
+      return reply.type(json).send(body as never);
+    },
   );
 
   app.get(
@@ -52,12 +65,13 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         response: { 200: Campaign, ...problemResponses },
       },
     },
-    async (request) => {
-      const { counts, ...campaign } = await campaigns.getWithCounts(
-        request.principal.merchantId,
-        request.params.id,
-      );
-      return { ...campaign, metrics: deriveMetrics(counts, campaign) };
+    async (request, reply) => {
+      const { merchantId } = request.principal;
+      const body = await reads.get(deps.db, merchantId, `campaign ${request.params.id}`, async () => {
+        const { counts, ...campaign } = await campaigns.getWithCounts(merchantId, request.params.id);
+        return String(reply.serialize({ ...campaign, metrics: deriveMetrics(counts, campaign) }));
+      });
+      return reply.type(json).send(body as never);
     },
   );
 

@@ -49,6 +49,73 @@ describe('campaigns', async () => {
     assert.equal(res.json().holdoutPct, 10);
   });
 
+  it('reads the variants campaign_variants holds, whoever wrote them', async () => {
+    const c = (await create(owner, { variants: [{ name: 'A', weight: 1 }] })).json();
+    const read = async () =>
+      (await app.inject({ method: 'GET', url: `/api/campaigns/${c.id}`, headers: auth(owner) })).json()
+        .variants as { name: string; weight: number; content: Record<string, string> }[];
+    const put = await app.inject({
+      method: 'PUT',
+      url: `/api/campaigns/${c.id}`,
+      headers: auth(owner),
+      payload: {
+        variants: [
+          { name: 'B', weight: 2, content: { subject: 'b' } },
+          { name: 'C', weight: 3 },
+        ],
+      },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.deepEqual(await read(), [
+      { name: 'B', weight: 2, content: { subject: 'b' } },
+      { name: 'C', weight: 3, content: {} },
+    ]);
+    // writers other than the API (the adaptive allocation job, the demo data) write the table itself
+    await db.query(`UPDATE campaign_variants SET weight = 9 WHERE campaign_id = $1 AND name = 'C'`, [c.id]);
+    await db.query(
+      `INSERT INTO campaign_variants (campaign_id, name, weight, position) VALUES ($1, 'Z', 1, -1)`,
+      [c.id],
+    );
+    assert.deepEqual(
+      (await read()).map((v) => [v.name, v.weight]),
+      [
+        ['Z', 1],
+        ['B', 2],
+        ['C', 9],
+      ],
+    );
+    await db.query(`DELETE FROM campaign_variants WHERE campaign_id = $1 AND name <> 'C'`, [c.id]);
+    assert.deepEqual(
+      (await read()).map((v) => v.name),
+      ['C'],
+    );
+    const list = await app.inject({ method: 'GET', url: '/api/campaigns?limit=50', headers: auth(owner) });
+    const listed = list.json().items.find((x: { id: string }) => x.id === c.id);
+    assert.deepEqual(
+      listed.variants.map((v: { name: string }) => v.name),
+      ['C'],
+    );
+  });
+
+  it('reads the counts the daily rollup holds at the time of the read, however they got there', async () => {
+    const c = (await create(owner)).json();
+    const impressions = async () =>
+      (await app.inject({ method: 'GET', url: `/api/campaigns/${c.id}`, headers: auth(owner) })).json()
+        .metrics.impressions;
+    assert.equal(await impressions(), 0);
+    assert.equal(await impressions(), 0);
+    await db.query(
+      `INSERT INTO analytics_daily (merchant_id, campaign_id, day, impressions) VALUES ($1, $2, current_date, 7)`,
+      [owner.merchantId, c.id],
+    );
+    assert.equal(await impressions(), 7);
+    await db.query('UPDATE analytics_daily SET impressions = 9 WHERE campaign_id = $1', [c.id]);
+    assert.equal(await impressions(), 9);
+    // another merchant asking for it still gets a 404, however often it was read
+    const foreign = await app.inject({ method: 'GET', url: `/api/campaigns/${c.id}`, headers: auth(other) });
+    assert.equal(foreign.statusCode, 404);
+  });
+
   it('refuses duplicate variant names and writes nothing', async () => {
     const before = await db.query('SELECT count(*)::int AS n FROM campaigns');
     const res = await create(owner, {

@@ -13,6 +13,17 @@ describe('health', async () => {
     assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 
+  it('sends the security headers and the request id on answers and on problems alike', async () => {
+    for (const url of ['/api/health', '/api/campaigns', '/api/no-such-route']) {
+      const res = await app.inject({ method: 'GET', url });
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
+      assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url);
+      assert.match(String(res.headers['strict-transport-security']), /max-age=\d+/, url);
+      assert.equal(res.headers['content-security-policy'], undefined, url);
+      assert.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, url);
+    }
+  });
+
   it('echoes a request id the client sent', async () => {
     const res = await app.inject({
       method: 'GET',

@@ -195,6 +195,13 @@ describe('tokens', async () => {
     assert.equal(tampered.json().code, 'AUTH_TOKEN_INVALID');
 
     const shortLived = app.jwt.sign({ sub: s.userId, mid: s.merchantId, role: 'owner' }, { expiresIn: 1 });
+    // verified (and so remembered by the verifier's cache) while valid; refused once it expired
+    const fresh = await app.inject({
+      method: 'GET',
+      url: '/api/users/me',
+      headers: { authorization: `Bearer ${shortLived}` },
+    });
+    assert.equal(fresh.statusCode, 200);
     await new Promise((r) => setTimeout(r, 1100));
     const expired = await app.inject({
       method: 'GET',
