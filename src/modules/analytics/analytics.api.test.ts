@@ -438,11 +438,12 @@ describe('analytics API', async () => {
     assert.equal((await portfolio()).body.totals.campaigns, 2);
 
     // writes that bypass this process (another replica, a job, SQL by hand)
-    await db.query('UPDATE analytics_daily SET clicks = clicks + 5 WHERE campaign_id = $1', [id]);
+    // (the portfolio's totals are the campaign totals, analytics_totals)
+    await db.query('UPDATE analytics_totals SET clicks = clicks + 5 WHERE campaign_id = $1', [id]);
     assert.equal((await portfolio()).body.totals.clicks, 5);
     await db.query(`UPDATE campaigns SET name = 'renamed-by-sql' WHERE id = $1`, [id]);
     assert.ok((await portfolio()).body.campaigns.some((c: { name: string }) => c.name === 'renamed-by-sql'));
-    await db.query('DELETE FROM analytics_daily WHERE campaign_id = $1', [id]);
+    await db.query('DELETE FROM analytics_totals WHERE campaign_id = $1', [id]);
     assert.equal((await portfolio()).body.totals.impressions, 0);
 
     // another merchant's writes leave this one's version alone, and never leak into it
