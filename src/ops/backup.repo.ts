@@ -213,6 +213,12 @@ export async function dropDeferred(db: Queryable, d: LoadDeferred): Promise<void
   for (const ix of d.indexes) await db.query(`DROP INDEX ${ix.name}`);
 }
 
+/** Turns the tables' own triggers (not the constraints') off or back on, as the tables' owner. */
+export async function setUserTriggers(db: Queryable, tables: TableRef[], enabled: boolean): Promise<void> {
+  for (const t of tables)
+    await db.query(`ALTER TABLE ${qualified(t)} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+}
+
 export async function recreateDeferred(db: Queryable, d: LoadDeferred): Promise<void> {
   for (const ix of d.indexes) await db.query(ix.def);
   for (const fk of d.foreignKeys) {

@@ -41,6 +41,7 @@ import {
   sequenceValues,
   serverInfo,
   setSequence,
+  setUserTriggers,
   storedColumns,
   type TableRef,
 } from './backup.repo.ts';
@@ -467,6 +468,15 @@ export async function restoreInto(
         });
         const deferred = await loadDeferred(client);
         await dropDeferred(client, deferred);
+        // The archive holds every table as it was, rollups and derived columns included: the
+        // migrations' triggers must not act on the rows loaded (the events' rollup trigger would
+        // count them again into the rollups already loaded). As pg_restore's --disable-triggers,
+        // but by the tables' owner, not a superuser; inside this transaction only.
+        await setUserTriggers(
+          client,
+          manifest.tables.map((t) => tableRef(t.table)),
+          false,
+        );
         for (const [i, entry] of manifest.tables.entries()) {
           const name = entry.table;
           await phase(`load ${name} (${i + 1}/${manifest.tables.length}, ${entry.rows} rows)`, () =>
@@ -480,6 +490,11 @@ export async function restoreInto(
         await phase(
           `indexes and foreign keys (${deferred.indexes.length} + ${deferred.foreignKeys.length})`,
           () => recreateDeferred(client, deferred),
+        );
+        await setUserTriggers(
+          client,
+          manifest.tables.map((t) => tableRef(t.table)),
+          true,
         );
         for (const s of manifest.sequences) await setSequence(client, s.name, s.value);
         await client.query('COMMIT');

@@ -23,6 +23,16 @@ describe('backup and restore (CLI)', async () => {
   db.on('error', () => {});
   const count = async (table: string) =>
     (await db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+  // what the rollups hold: a restore must bring them back as they were, not add the loaded
+  // events and notifications to them a second time
+  const rollups = async () =>
+    (
+      await db.query(
+        `SELECT (SELECT row(sum(impressions), sum(clicks), sum(conversions), sum(revenue), sum(sent))::text FROM analytics_daily) AS daily,
+                (SELECT row(sum(impressions), sum(clicks), sum(conversions), sum(revenue), sum(sent))::text FROM analytics_totals) AS totals,
+                (SELECT row(sum(impressions), sum(clicks), sum(sent))::text FROM analytics_hourly) AS hourly`,
+      )
+    ).rows[0];
 
   before(async () => {
     const seeded = await runCli(['seed-demo', '--customers', '60'], env);
@@ -35,10 +45,12 @@ describe('backup and restore (CLI)', async () => {
 
   let archive: string;
   let events: number;
+  let rollupsAtBackup: Record<string, string>;
 
   it('backup --verify makes an archive with checksums and row counts, and records a timed restore drill', async () => {
     events = await count('events');
     assert.ok(events > 0);
+    rollupsAtBackup = await rollups();
     const r = await runCli(['backup', '--verify', '--json'], env);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
@@ -81,6 +93,7 @@ describe('backup and restore (CLI)', async () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /restored in \d+ ms; row counts match; integrity check passed/);
       assert.equal(await count('events'), events);
+      assert.deepEqual(await rollups(), rollupsAtBackup, source);
     }
   });
 
