@@ -12,7 +12,26 @@ const MAIL_CHECK_TTL_MS = 15_000;
 export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const tags = ['health'];
   const started = Date.now();
+  // The mail server's state is checked in the background (an SMTP connection and greeting takes
+  // ~100 ms; it made the smoke test 1.3 miss its 100 ms budget on a fresh instance): the first
+  // check starts with the app, and /api/status answers with the last result while a check older
+  // than MAIL_CHECK_TTL_MS is made again.
   let mailCheck: { at: number; ok: boolean } | undefined;
+  let checking: Promise<void> | undefined;
+  const checkMail = () => {
+    checking ??= deps.mailer
+      .verify()
+      .then(
+        () => true,
+        () => false,
+      )
+      .then((ok) => {
+        mailCheck = { at: Date.now(), ok };
+        checking = undefined;
+      });
+    return checking;
+  };
+  void checkMail();
 
   async function databaseLatency(): Promise<number | undefined> {
     const t0 = performance.now();
@@ -25,14 +44,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
   }
 
   async function mailState(): Promise<'running' | 'down'> {
-    if (!mailCheck || Date.now() - mailCheck.at > MAIL_CHECK_TTL_MS) {
-      const ok = await deps.mailer.verify().then(
-        () => true,
-        () => false,
-      );
-      mailCheck = { at: Date.now(), ok };
+    // a stale "running" is answered while the new check runs; a stale "down" waits for it, so a
+    // mail server that came back is seen at once
+    if (!mailCheck) await checkMail();
+    else if (Date.now() - mailCheck.at > MAIL_CHECK_TTL_MS) {
+      if (mailCheck.ok) void checkMail();
+      else await checkMail();
     }
-    return mailCheck.ok ? 'running' : 'down';
+    return mailCheck?.ok ? 'running' : 'down';
   }
 
   app.get(
