@@ -1,8 +1,8 @@
 import type { Queryable } from './db.ts';
 
 /**
- * The merchant's read version (migration 071): bumped in the same transaction by every statement
- * that changes its campaigns or its daily rollup.
+ * The merchant's read version (migrations 071, 072): bumped in the same transaction by every
+ * statement that changes its campaigns or the rollups its reads use (daily, totals, merchant days).
  */
 export async function readVersion(db: Queryable, merchantId: string): Promise<string> {
   const { rows } = await db.query<{ version: string }>({
@@ -19,24 +19,25 @@ export async function readVersion(db: Queryable, merchantId: string): Promise<st
 const DAY_MS = 86_400_000;
 
 /**
- * Responses computed from nothing but a merchant's campaigns (variants included) and daily rollup,
+ * Responses computed from nothing but a merchant's campaigns (variants included) and rollups,
  * kept in this process and given again only while the merchant's read version in the database is
  * still the one read before they were computed (and, with `byDay`, only on the UTC day they were
  * computed, for what counts days back from today). Every request reads the version, so a write
  * committed anywhere (another replica, a job, SQL by hand) is seen by the next read: a reader is
  * never answered from data older than its own read of the version. What `compute` throws (a 404)
- * is not kept. At most `size` entries; the oldest goes first.
+ * is not kept. At most `size` entries; the oldest goes first. Kept as the bytes sent, so a hit is
+ * not encoded again.
  */
 export function createVersionedCache(options: { size?: number; byDay?: boolean } = {}) {
   const size = options.size ?? 1_000;
-  const entries = new Map<string, { version: string; day: number; body: string }>();
+  const entries = new Map<string, { version: string; day: number; body: Buffer }>();
   return {
     async get(
       db: Queryable,
       merchantId: string,
       key: string,
       compute: () => Promise<string>,
-    ): Promise<string> {
+    ): Promise<Buffer> {
       // the version first: data read after it are as new as it, or newer
       const version = await readVersion(db, merchantId);
       const now = Date.now();
@@ -44,7 +45,7 @@ export function createVersionedCache(options: { size?: number; byDay?: boolean }
       const id = `${merchantId} ${key}`;
       const hit = entries.get(id);
       if (hit && hit.version === version && hit.day === day) return hit.body;
-      const body = await compute();
+      const body = Buffer.from(await compute());
       // not in the day's first second: what is computed then may still count from the day before
       if (!options.byDay || now - day * DAY_MS >= 1_000) {
         entries.delete(id);

@@ -172,7 +172,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         // the route's own serializer (its response schema), as an answer would be
         String(reply.serialize(await analytics.portfolio(merchantId, rank))),
       );
-      // JSON text already: a string with a JSON type is sent as it is, not serialized again
+      // JSON bytes already: a Buffer is sent as it is, not serialized again
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );

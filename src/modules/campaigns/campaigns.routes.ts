@@ -23,7 +23,7 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   // merchant's campaigns and daily rollup only, so they are kept per merchant and validated
   // against its read version on every request (src/platform/read-versions.ts).
   const reads = createVersionedCache({ size: 5_000 });
-  // JSON text already: a string with a JSON type is sent as it is, not serialized again
+  // JSON bytes already: a Buffer is sent as it is, not serialized again
   const json = 'application/json; charset=utf-8';
 
   app.post(
