@@ -8,8 +8,9 @@ const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 export const qualified = (t: TableRef) => `${ident(t.schema)}.${ident(t.name)}`;
 
 /**
- * Tables whose rows are not backed up: derived, and written anew by the restore's own loads
- * (merchant_read_versions: triggers on campaigns and analytics_daily bump it; migration 071).
+ * Tables whose rows are not backed up: derived (merchant_read_versions: the counters that
+ * validate kept reads, migrations 071/072; the table a restore creates has a new oid, which every
+ * kept read takes for a new version).
  */
 export const DERIVED_TABLES = ['merchant_read_versions'];
 
