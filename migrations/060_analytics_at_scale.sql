@@ -18,6 +18,8 @@
 --    days are cut with date_bin from the epoch (integer arithmetic; date_trunc(…, 'UTC') converts
 --    time zones per row, which cost as much as the scan).
 --    The results are the same rows the triggers keep (the rollup property test compares them).
+--    The function is defined in 061, where it also rebuilds the campaign totals and the
+--    merchant's days.
 
 ALTER TABLE analytics_exposures DROP CONSTRAINT analytics_exposures_campaign_id_fkey;
 
@@ -41,89 +43,6 @@ BEGIN
     DELETE FROM analytics_exposures x USING old_rows o WHERE x.campaign_id = o.id;
   END IF;
   RETURN NULL;
-END $$;
-
-/**
- * Recomputes a merchant's rollups from the raw rows: the repair path (after a bulk load with the
- * triggers off, or a customer's attributes corrected) and the reference the tests compare to.
- * Same rows as the triggers' delta statement (analytics_rollup_sql) keeps, aggregated set-wise.
- */
-CREATE OR REPLACE FUNCTION analytics_rebuild(merchant uuid) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM analytics_hourly WHERE merchant_id = merchant;
-  DELETE FROM analytics_daily WHERE merchant_id = merchant;
-  DELETE FROM analytics_segments_daily WHERE merchant_id = merchant;
-  DELETE FROM analytics_variant_units WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
-  DELETE FROM analytics_exposures WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
-  INSERT INTO analytics_exposures (campaign_id, customer_id, variant, converted)
-  SELECT campaign_id, customer_id, variant, bool_or(type = 'conversion')
-    FROM events WHERE merchant_id = merchant AND variant IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
-  INSERT INTO analytics_variant_units (campaign_id, variant, exposed, converted)
-  SELECT x.campaign_id, x.variant, count(*), count(*) FILTER (WHERE x.converted)
-    FROM analytics_exposures x JOIN campaigns c ON c.id = x.campaign_id
-   WHERE c.merchant_id = merchant GROUP BY 1, 2 ORDER BY 1, 2;
-
-  INSERT INTO analytics_hourly (merchant_id, campaign_id, variant, hour, impressions, opens, clicks,
-                                conversions, transactions, revenue, sent)
-  SELECT merchant, campaign_id, variant, hour, sum(impressions), sum(opens), sum(clicks), sum(conversions),
-         sum(transactions), sum(revenue), sum(sent)
-    FROM (
-      SELECT campaign_id, coalesce(variant, '') AS variant, date_bin('1 hour', occurred_at, timestamptz '2000-01-01 00:00+00') AS hour,
-             count(*) FILTER (WHERE type = 'impression') AS impressions, count(*) FILTER (WHERE type = 'open') AS opens,
-             count(*) FILTER (WHERE type = 'click') AS clicks, count(*) FILTER (WHERE type = 'conversion') AS conversions,
-             0 AS transactions, 0::numeric AS revenue, 0 AS sent
-        FROM events WHERE merchant_id = merchant GROUP BY 1, 2, 3
-      UNION ALL
-      SELECT campaign_id, coalesce(variant, ''), date_bin('1 hour', occurred_at, timestamptz '2000-01-01 00:00+00'), 0, 0, 0, 0, count(*), sum(amount), 0
-        FROM transactions WHERE merchant_id = merchant AND campaign_id IS NOT NULL GROUP BY 1, 2, 3
-      UNION ALL
-      SELECT campaign_id, coalesce(variant, ''), date_bin('1 hour', coalesce(sent_at, created_at), timestamptz '2000-01-01 00:00+00'),
-             0, 0, 0, 0, 0, 0, count(*)
-        FROM notifications WHERE merchant_id = merchant AND kind = 'campaign' AND status IN ('sent', 'delivered')
-       GROUP BY 1, 2, 3
-    ) d
-   GROUP BY campaign_id, variant, hour ORDER BY campaign_id, variant, hour;
-
-  INSERT INTO analytics_daily (merchant_id, campaign_id, day, impressions, opens, clicks, conversions,
-                               transactions, revenue, sent)
-  SELECT merchant, campaign_id, (hour AT TIME ZONE 'UTC')::date, sum(impressions), sum(opens), sum(clicks),
-         sum(conversions), sum(transactions), sum(revenue), sum(sent)
-    FROM analytics_hourly WHERE merchant_id = merchant GROUP BY 2, 3 ORDER BY 2, 3;
-
-  -- grouped by the customers' attributes first (few combinations beside the rows), then one row per
-  -- dimension of those groups
-  INSERT INTO analytics_segments_daily (merchant_id, campaign_id, dimension, value, day, impressions, opens,
-                                        clicks, conversions, transactions, revenue, sent)
-  SELECT merchant, g.campaign_id, v.dimension, v.value, (g.day AT TIME ZONE 'UTC')::date, sum(g.impressions),
-         sum(g.opens), sum(g.clicks), sum(g.conversions), sum(g.transactions), sum(g.revenue), sum(g.sent)
-    FROM (
-      SELECT e.campaign_id, date_bin('1 day', e.occurred_at, timestamptz '2000-01-01 00:00+00') AS day,
-             coalesce(cu.city, 'unknown') AS city, coalesce(cu.age_band, 'unknown') AS age_band,
-             coalesce(cu.device, 'unknown') AS device, coalesce(cu.tier, 'unknown') AS tier,
-             count(*) FILTER (WHERE e.type = 'impression') AS impressions, count(*) FILTER (WHERE e.type = 'open') AS opens,
-             count(*) FILTER (WHERE e.type = 'click') AS clicks, count(*) FILTER (WHERE e.type = 'conversion') AS conversions,
-             0 AS transactions, 0::numeric AS revenue, 0 AS sent
-        FROM events e LEFT JOIN customers cu ON cu.id = e.customer_id
-       WHERE e.merchant_id = merchant GROUP BY 1, 2, 3, 4, 5, 6
-      UNION ALL
-      SELECT t.campaign_id, date_bin('1 day', t.occurred_at, timestamptz '2000-01-01 00:00+00'),
-             coalesce(cu.city, 'unknown'), coalesce(cu.age_band, 'unknown'), coalesce(cu.device, 'unknown'),
-             coalesce(cu.tier, 'unknown'), 0, 0, 0, 0, count(*), sum(t.amount), 0
-        FROM transactions t LEFT JOIN customers cu ON cu.id = t.customer_id
-       WHERE t.merchant_id = merchant AND t.campaign_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6
-      UNION ALL
-      SELECT n.campaign_id, date_bin('1 day', coalesce(n.sent_at, n.created_at), timestamptz '2000-01-01 00:00+00'),
-             coalesce(cu.city, 'unknown'), coalesce(cu.age_band, 'unknown'), coalesce(cu.device, 'unknown'),
-             coalesce(cu.tier, 'unknown'), 0, 0, 0, 0, 0, 0, count(*)
-        FROM notifications n LEFT JOIN customers cu ON cu.id = n.customer_id
-       WHERE n.merchant_id = merchant AND n.kind = 'campaign' AND n.status IN ('sent', 'delivered')
-       GROUP BY 1, 2, 3, 4, 5, 6
-    ) g
-    CROSS JOIN LATERAL (VALUES ('city', g.city), ('ageBand', g.age_band), ('device', g.device), ('tier', g.tier))
-      AS v(dimension, value)
-   GROUP BY g.campaign_id, v.dimension, v.value, g.day
-   ORDER BY g.campaign_id, v.dimension, v.value, g.day;
 END $$;
 
 -- the integrity check gains the invariant the dropped foreign key kept

@@ -21,7 +21,48 @@ SELECT merchant_id, campaign_id, sum(impressions), sum(opens), sum(clicks), sum(
        sum(revenue), sum(sent)
   FROM analytics_daily GROUP BY 1, 2;
 
-/** The statement that adds a set of deltas to every rollup (as in migration 040, with the totals). */
+-- A merchant's counts per UTC day, kept by the same rollup statement: the portfolio's 30-day trend
+-- summed every campaign's day (3,100 daily rows for 100 campaigns, most of the portfolio's SQL
+-- time once the campaigns had their totals); now a row per day. A campaign's days leave
+-- the merchant's with them: deleting daily rows (a campaign deleted, a rebuild) subtracts them.
+
+CREATE TABLE analytics_merchant_daily (
+  merchant_id uuid NOT NULL REFERENCES merchants (id) ON DELETE CASCADE,
+  day date NOT NULL,
+  impressions bigint NOT NULL DEFAULT 0,
+  opens bigint NOT NULL DEFAULT 0,
+  clicks bigint NOT NULL DEFAULT 0,
+  conversions bigint NOT NULL DEFAULT 0,
+  transactions bigint NOT NULL DEFAULT 0,
+  revenue numeric(16, 2) NOT NULL DEFAULT 0,
+  sent bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (merchant_id, day)
+);
+INSERT INTO analytics_merchant_daily (merchant_id, day, impressions, opens, clicks, conversions, transactions,
+                                      revenue, sent)
+SELECT merchant_id, day, sum(impressions), sum(opens), sum(clicks), sum(conversions), sum(transactions),
+       sum(revenue), sum(sent)
+  FROM analytics_daily GROUP BY 1, 2;
+
+CREATE FUNCTION analytics_daily_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE analytics_merchant_daily m SET
+    impressions = m.impressions - o.impressions, opens = m.opens - o.opens, clicks = m.clicks - o.clicks,
+    conversions = m.conversions - o.conversions, transactions = m.transactions - o.transactions,
+    revenue = m.revenue - o.revenue, sent = m.sent - o.sent
+    FROM (SELECT merchant_id, day, sum(impressions) AS impressions, sum(opens) AS opens, sum(clicks) AS clicks,
+                 sum(conversions) AS conversions, sum(transactions) AS transactions, sum(revenue) AS revenue,
+                 sum(sent) AS sent
+            FROM old_rows GROUP BY 1, 2) o
+   WHERE m.merchant_id = o.merchant_id AND m.day = o.day;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER analytics_daily_deleted AFTER DELETE ON analytics_daily
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_daily_deleted();
+
+/** The statement that adds a set of deltas to every rollup (as in migration 040, with the totals and the merchant's days). */
+
 CREATE OR REPLACE FUNCTION analytics_rollup_sql(deltas text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$
   SELECT format($q$
@@ -56,6 +97,18 @@ LANGUAGE sql IMMUTABLE AS $f$
              sum(transactions), sum(revenue), sum(sent)
         FROM g GROUP BY 1, 2 ORDER BY 2
       ON CONFLICT (campaign_id) DO UPDATE SET
+        impressions = r.impressions + excluded.impressions, opens = r.opens + excluded.opens,
+        clicks = r.clicks + excluded.clicks, conversions = r.conversions + excluded.conversions,
+        transactions = r.transactions + excluded.transactions, revenue = r.revenue + excluded.revenue,
+        sent = r.sent + excluded.sent
+    ),
+    md AS (
+      INSERT INTO analytics_merchant_daily AS r (merchant_id, day, impressions, opens, clicks, conversions,
+                                                 transactions, revenue, sent)
+      SELECT merchant_id, (hour AT TIME ZONE 'UTC')::date, sum(impressions), sum(opens), sum(clicks),
+             sum(conversions), sum(transactions), sum(revenue), sum(sent)
+        FROM g GROUP BY 1, 2 ORDER BY 1, 2
+      ON CONFLICT (merchant_id, day) DO UPDATE SET
         impressions = r.impressions + excluded.impressions, opens = r.opens + excluded.opens,
         clicks = r.clicks + excluded.clicks, conversions = r.conversions + excluded.conversions,
         transactions = r.transactions + excluded.transactions, revenue = r.revenue + excluded.revenue,
@@ -105,12 +158,18 @@ LANGUAGE sql IMMUTABLE AS $f$
   $q$, deltas)
 $f$;
 
+/**
+ * Recomputes a merchant's rollups from the raw rows: the repair path (after a bulk load with the
+ * triggers off, or a customer's attributes corrected) and the reference the tests compare to.
+ * Same rows as the triggers' delta statement (analytics_rollup_sql) keeps, aggregated set-wise (the method of migration 060).
+ */
 CREATE OR REPLACE FUNCTION analytics_rebuild(merchant uuid) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM analytics_hourly WHERE merchant_id = merchant;
   DELETE FROM analytics_daily WHERE merchant_id = merchant;
   DELETE FROM analytics_totals WHERE merchant_id = merchant;
+  DELETE FROM analytics_merchant_daily WHERE merchant_id = merchant;
   DELETE FROM analytics_segments_daily WHERE merchant_id = merchant;
   DELETE FROM analytics_variant_units WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
   DELETE FROM analytics_exposures WHERE campaign_id IN (SELECT id FROM campaigns WHERE merchant_id = merchant);
@@ -152,6 +211,12 @@ BEGIN
   INSERT INTO analytics_totals (merchant_id, campaign_id, impressions, opens, clicks, conversions, transactions,
                                 revenue, sent)
   SELECT merchant, campaign_id, sum(impressions), sum(opens), sum(clicks), sum(conversions), sum(transactions),
+         sum(revenue), sum(sent)
+    FROM analytics_daily WHERE merchant_id = merchant GROUP BY 2 ORDER BY 2;
+
+  INSERT INTO analytics_merchant_daily (merchant_id, day, impressions, opens, clicks, conversions, transactions,
+                                       revenue, sent)
+  SELECT merchant, day, sum(impressions), sum(opens), sum(clicks), sum(conversions), sum(transactions),
          sum(revenue), sum(sent)
     FROM analytics_daily WHERE merchant_id = merchant GROUP BY 2 ORDER BY 2;
 

@@ -1,4 +1,4 @@
--- The validated reads (migration 071) are computed from campaigns and, since 061 and 063, from
+-- The validated reads (migration 071) are computed from campaigns and, since 061, from
 -- the campaign totals and the merchant's days as well. The rollup statements that write those
 -- also write analytics_daily, whose triggers bump the version, but the version must not depend on
 -- that: every table a kept answer is computed from bumps it itself, whoever writes it.
