@@ -45,7 +45,7 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- the integrity check gains the invariant the dropped foreign key kept
+-- the integrity check gains the invariants the dropped foreign keys of 051 and of this migration kept
 CREATE OR REPLACE FUNCTION swipesavvy_integrity_check()
 RETURNS TABLE (check_name text, violations bigint, description text)
 LANGUAGE sql STABLE AS $$
@@ -109,7 +109,7 @@ LANGUAGE sql STABLE AS $$
                 AND e.occurred_at > t.occurred_at - make_interval(days => c.attribution_window_days))),
          'an attributed transaction follows a touch of its campaign within the attribution window'
   UNION ALL
-  -- from 051 (this function's body there), kept when the analytics checks were added
+  -- the two invariants of migration 051's set-based notification references
   SELECT 'notification_references_exist',
          (SELECT count(*) FROM notifications n
            WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = n.merchant_id)

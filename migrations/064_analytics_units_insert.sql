@@ -1,3 +1,11 @@
+-- The events' rollup trigger upserts the experiment-unit counters (analytics_variant_units, a row
+-- per campaign and variant that nearly every batch updates) last instead of first. Rows a batch
+-- updates stay locked until it commits, so a concurrent batch waits from the first shared row it
+-- meets; with the counters first, that wait covered the whole rollup statement (customer lookups,
+-- grouping and upserts). Now the customer lookups and grouping happen before any shared row is
+-- locked. All batches still lock the shared rows in the same order (segments, hours, days, totals,
+-- units), each table in key order.
+--
 -- The events' rollup trigger adds the experiment units seen without a conversion (nearly all) by
 -- INSERT … ON CONFLICT DO NOTHING, without the read-only probe of analytics_exposures before it:
 -- the probe was one more index descent per unit of the batch, and DO NOTHING, unlike DO UPDATE,
