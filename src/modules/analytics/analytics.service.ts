@@ -43,8 +43,8 @@ async function retrying<T>(work: () => Promise<T>, attempts = 4, retryable = RET
 const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
 const cents = (n: number) => Math.round(n * 100) / 100;
 
-/** The derived metrics, from counts and the campaign's pricing. */
-export function deriveMetrics(c: repo.Counts, pricing: Pricing) {
+/** The derived metrics, from counts (and whatever else `c` holds) and the campaign's pricing. */
+export function deriveMetrics<C extends repo.Counts>(c: C, pricing: Pricing) {
   const spend = cents(c.messagesSent * pricing.unitCost + c.revenue * pricing.rewardRate);
   return {
     ...c,
@@ -280,7 +280,7 @@ export function createAnalyticsService(db: Db) {
         incrementalRoiInterval: incremental?.roiInterval ?? null,
         incremental,
         interval,
-        series: series.map(({ at, ...c }) => ({ at, ...deriveMetrics(c, campaign) })),
+        series: series.map((point) => deriveMetrics(point, campaign)),
       };
     },
 
@@ -367,8 +367,6 @@ export function createAnalyticsService(db: Db) {
         variants: units.map((u) => ({
           name: u.variant,
           weight: weights.get(u.variant) ?? 1,
-          exposed: u.exposed,
-          converted: u.converted,
           unitConversionRate: ratio(u.converted, u.exposed),
           ...deriveMetrics(u, campaign),
         })),
