@@ -9,7 +9,7 @@ export const qualified = (t: TableRef) => `${ident(t.schema)}.${ident(t.name)}`;
 
 /**
  * Tables whose rows are not backed up: derived (merchant_read_versions: the counters that
- * validate kept reads, migrations 071/072; the table a restore creates has a new oid, which every
+ * validate kept reads, migrations 071–073; the table a restore creates has a new file, which every
  * kept read takes for a new version).
  */
 export const DERIVED_TABLES = ['merchant_read_versions'];

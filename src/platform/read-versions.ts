@@ -1,15 +1,17 @@
 import type { Queryable } from './db.ts';
 
 /**
- * The merchant's read version (migrations 071, 072): bumped in the same transaction by every
- * statement that changes its campaigns or the rollups its reads use (daily, totals, merchant days).
+ * The merchant's read version (migrations 071, 072, 073): bumped in the same transaction by every
+ * statement that changes its campaigns or the rollups its reads use (daily, totals, merchant days),
+ * TRUNCATE included.
  */
 export async function readVersion(db: Queryable, merchantId: string): Promise<string> {
   const { rows } = await db.query<{ version: string }>({
     name: 'merchant-read-version',
-    // the table's oid (a restore creates it anew, not from the archive) and the sum of the
-    // merchant's stripes; as text: compared, never added
-    text: `SELECT 'merchant_read_versions'::regclass::oid::text || ':' || coalesce(sum(version), 0) AS version
+    // the table's file (a restore creates the table anew, not from the archive, and TRUNCATE
+    // gives it a new file: its counters may start again from 0) and the sum of the merchant's
+    // stripes; as text: compared, never added
+    text: `SELECT pg_relation_filenode('merchant_read_versions')::text || ':' || coalesce(sum(version), 0) AS version
              FROM merchant_read_versions WHERE merchant_id = $1`,
     values: [merchantId],
   });
