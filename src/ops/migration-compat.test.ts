@@ -11,7 +11,8 @@ test('additive migrations are expand', () => {
     CREATE INDEX ON users (nickname);
     ALTER TABLE users DROP CONSTRAINT IF EXISTS users_x_check;
     CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; DROP TABLE x; END $$;
-    INSERT INTO settings VALUES ('drop table users;');`;
+    INSERT INTO settings VALUES ('drop table users;');
+    CREATE TRIGGER t_truncate AFTER TRUNCATE ON users FOR EACH STATEMENT EXECUTE FUNCTION f();`;
   const r = classifyMigration('035_x', sql);
   assert.equal(r.class, 'expand', JSON.stringify(r.findings));
 });
@@ -25,6 +26,7 @@ test('destructive statements are contract, each with its reason', () => {
     ['ALTER TABLE users ALTER COLUMN name SET NOT NULL', /NOT NULL/],
     ['ALTER TABLE users ADD COLUMN tenant uuid NOT NULL', /without a default/],
     ['TRUNCATE events', /every row/],
+    ['truncate table events, users cascade', /every row/],
   ];
   for (const [sql, reason] of cases) {
     const r = classifyMigration('x', `${sql};`);

@@ -46,7 +46,8 @@ const RULES: { kind: string; pattern: RegExp; reason: string; why: string }[] = 
   },
   {
     kind: 'truncate',
-    pattern: /\bTRUNCATE\b/i,
+    // the statement itself (TRUNCATE [TABLE] …), not a trigger that fires on one
+    pattern: /^\s*TRUNCATE\b/i,
     reason: 'deletes every row of a table',
     why: 'data the old version serves disappears',
   },
