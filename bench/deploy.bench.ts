@@ -7,7 +7,9 @@
 //      (from /proc) is printed beside it: unlike a tail latency it does not depend on what else
 //      the machine is running (target ≤ 1 ms added). A bare TCP relay process (bytes passed on,
 //      no HTTP) runs in the same rotation as a reference: its added p99 is what one more process
-//      hop costs on this machine before any router does any work — a floor, not a target;
+//      hop costs on this machine before any router does any work — a floor, not a target.
+//      `--compare-router DIR` adds another checkout's built-in router (e.g. main's) to the same
+//      rotation, so two router versions are compared under the same noise;
 //   2. failed requests during promote and rollback under a steady 300 requests/s (target 0), and
 //      the rollback time from the decision to 100 % on the stable version (target ≤ 5 s);
 //   3. a whole `golive` with 30-second canary and watch windows.
@@ -31,6 +33,11 @@ const { values } = parseArgs({
     'no-nginx': { type: 'boolean', default: false },
     /** only the router overhead rounds (about three minutes: 4 targets × 8 rounds × 4.5 s) */
     'overhead-only': { type: 'boolean', default: false },
+    /**
+     * another checkout's built-in router (its src/cli/main.ts, e.g. main's) as one more target in
+     * the same rotation: an A/B of two router versions under the same noise
+     */
+    'compare-router': { type: 'string' },
     window: { type: 'string', default: '30s' },
     /** the smoke tests' and latency limits' scale for the golive (a shared, slow machine) */
     'budget-scale': { type: 'string', default: '1' },
@@ -112,13 +119,16 @@ function nginxInstalled(): boolean {
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'swipesavvy-bench-deploy-'));
 chmodSync(dataDir, 0o755);
-const [appPort, routerPort, controlPort, nginxPort, relayPort] = [
+const [appPort, routerPort, controlPort, nginxPort, relayPort, comparePort, compareControlPort] = [
+  await freePort(),
+  await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
   await freePort(),
 ];
+const compareDir = values['compare-router'] ? path.resolve(values['compare-router']) : undefined;
 // The reference hop: a process that relays TCP bytes both ways to the instance and nothing else.
 const RELAY = `const net = require('node:net');
 const [port, target] = process.argv.slice(1).map(Number);
@@ -184,6 +194,26 @@ try {
     await until(`http://127.0.0.1:${nginxPort}/api/health`);
   }
 
+  let compared: ChildProcess | undefined;
+  if (compareDir) {
+    compared = spawn(
+      process.execPath,
+      [
+        path.join(compareDir, 'src', 'cli', 'main.ts'),
+        'router',
+        '--port',
+        String(comparePort),
+        '--control-port',
+        String(compareControlPort),
+        '--backend',
+        `v1=${direct}`,
+      ],
+      { env, stdio: 'ignore' },
+    );
+    children.push(compared);
+    await until(`http://127.0.0.1:${comparePort}/api/health`);
+  }
+
   const relay = spawn(process.execPath, ['-e', RELAY, String(relayPort), String(appPort)], {
     stdio: 'ignore',
   });
@@ -198,6 +228,9 @@ try {
     { name: 'built-in', url: routed, pids: () => [builtin.pid!] },
     ...(useNginx
       ? [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}`, pids: () => nginxPids(nginxDir) }]
+      : []),
+    ...(compared
+      ? [{ name: 'compared', url: `http://127.0.0.1:${comparePort}`, pids: () => [compared.pid!] }]
       : []),
     { name: 'tcp relay', url: `http://127.0.0.1:${relayPort}`, pids: () => [relay.pid!] },
   ];
@@ -262,8 +295,9 @@ try {
         : 'NOT met';
   const relayRounds = results.get('tcp relay')!;
   const relayAdded = median(relayRounds.map((r, i) => r.p99 - baseline[i]!.p99));
-  for (const name of ['built-in', 'nginx']) {
+  for (const name of ['built-in', 'nginx', ...(compared ? ['compared'] : [])]) {
     const rs = results.get(name);
+    if (!rs && name === 'compared') continue;
     if (!rs) {
       figures.push(
         `nginx           skipped: ${values['no-nginx'] ? '--no-nginx given' : 'nginx is not installed (apt-get install -y nginx)'}`,
@@ -275,6 +309,8 @@ try {
     const added50 = median(rs.map((r, i) => r.p50 - baseline[i]!.p50));
     const cpu = per(rs, (r) => (r.cpuMs ?? Number.NaN) / r.sent) * 1000;
     const failed = rs.reduce((n, r) => n + r.failed, 0);
+    if (name === 'compared')
+      figures.push(`                (the next line: the built-in router of ${compareDir}, same rotation)`);
     figures.push(
       `${`router ${name}`.padEnd(16)}p99 ${fmt(per(rs, (r) => r.p99))} ms   added ${fmt(added)} ms (target ≤ 1 ms: ${verdict(added)})   p50 added ${fmt(added50)} ms   router CPU ${Number.isNaN(cpu) ? '?' : cpu.toFixed(0)} µs/request (the app: ${Number.isNaN(appCpu) ? '?' : appCpu.toFixed(0)} µs)   ${failed} failed`,
     );

@@ -2,18 +2,11 @@ import type { Config } from '../platform/config.ts';
 import { createPool, type Db } from '../platform/db.ts';
 import { resolveDatabase } from '../platform/embedded-db.ts';
 import { migrate, pendingMigrations } from '../platform/migrate.ts';
+import { color, say, UsageError } from './cli-output.ts';
 
-/** A mistake in how the command was called: printed without a stack, exit code 2. */
-export class UsageError extends Error {}
+export { color, say, UsageError } from './cli-output.ts';
 
 const tty = process.stderr.isTTY;
-const paint = (code: number) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const color = { green: paint(32), red: paint(31), yellow: paint(33), dim: paint(2), bold: paint(1) };
-
-/** Progress goes to stderr so stdout stays clean for --json output. */
-export function say(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
 
 export async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
   const t0 = performance.now();

@@ -12,13 +12,11 @@ import {
 } from '../ops/deploy/deploy.service.ts';
 import { listDeployments } from '../ops/deploy/deployments.repo.ts';
 import { DeployError } from '../ops/deploy/release.ts';
-import { startRouter } from '../ops/deploy/router.ts';
-import { startNginx } from '../ops/deploy/router-nginx.ts';
-import type { Backend } from '../ops/deploy/router-policy.ts';
 import { golive, PHASES, type SignOff } from '../ops/golive/golive.service.ts';
 import { GO_NO_GO } from '../ops/thresholds.ts';
 import type { Config } from '../platform/config.ts';
 import { color, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
+import { routerCommand } from './router-command.ts';
 
 // The go-live toolkit's traffic commands: router, deploy, rollback, deployments, golive.
 
@@ -86,52 +84,6 @@ async function withDeploy<T>(config: Config, work: (ctx: DeployContext) => Promi
     });
   });
 }
-
-const routerCommand: Command = async (args) => {
-  const flags = parse(args, {
-    port: { type: 'string' },
-    'control-port': { type: 'string' },
-    backend: { type: 'string', multiple: true },
-    nginx: { type: 'string' },
-    state: { type: 'string' },
-  });
-  const backends: Backend[] = Object.entries(keyValues(flags.backend, '--backend')).map(([version, url]) => ({
-    version,
-    url,
-    weight: 0,
-  }));
-  if (backends.length === 0) throw new UsageError('give the stable version: --backend VERSION=URL');
-  backends[0]!.weight = 100;
-  const port = portOf(flags.port, '--port') ?? 8088;
-  let stop: () => Promise<void>;
-  if (flags.nginx) {
-    const child = await startNginx(flags.nginx, port, backends);
-    say(
-      `${color.green('●')} nginx router at http://127.0.0.1:${port} (config ${flags.nginx}/nginx.conf, pid ${child.pid})`,
-    );
-    stop = async () => {
-      child.kill('SIGQUIT');
-      await new Promise((r) => child.once('exit', r));
-    };
-  } else {
-    const router = await startRouter({
-      port,
-      controlPort: portOf(flags['control-port'], '--control-port') ?? 8079,
-      backends,
-      stateFile: flags.state,
-    });
-    say(
-      `${color.green('●')} router at ${router.url}, control ${router.controlUrl} (${backends[0]!.version} 100 %)`,
-    );
-    stop = () => router.close();
-  }
-  await new Promise<void>((resolve) => {
-    const done = () => stop().then(resolve, resolve);
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  return 0;
-};
 
 const deploy: Command = async (args, config) => {
   const flags = parse(args, {
