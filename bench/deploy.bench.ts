@@ -166,22 +166,14 @@ try {
     }),
   );
   await until(`${direct}/api/health/db`);
-  children.push(
+  // a checkout's built-in router in front of the one instance
+  const builtinRouter = (cli: string, port: number, control: number) =>
     spawn(
       process.execPath,
-      [
-        CLI,
-        'router',
-        '--port',
-        String(routerPort),
-        '--control-port',
-        String(controlPort),
-        '--backend',
-        `v1=${direct}`,
-      ],
+      [cli, 'router', '--port', String(port), '--control-port', String(control), '--backend', `v1=${direct}`],
       { env, stdio: 'ignore' },
-    ),
-  );
+    );
+  children.push(builtinRouter(CLI, routerPort, controlPort));
   await until(`${routed}/api/health`);
 
   if (useNginx) {
@@ -196,20 +188,7 @@ try {
 
   let compared: ChildProcess | undefined;
   if (compareDir) {
-    compared = spawn(
-      process.execPath,
-      [
-        path.join(compareDir, 'src', 'cli', 'main.ts'),
-        'router',
-        '--port',
-        String(comparePort),
-        '--control-port',
-        String(compareControlPort),
-        '--backend',
-        `v1=${direct}`,
-      ],
-      { env, stdio: 'ignore' },
-    );
+    compared = builtinRouter(path.join(compareDir, 'src', 'cli', 'main.ts'), comparePort, compareControlPort);
     children.push(compared);
     await until(`http://127.0.0.1:${comparePort}/api/health`);
   }

@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { databaseStats, deleteMerchant, runIntegrityCheck } from '../modules/integrity/integrity.service.ts';
 import { DeployError } from '../ops/deploy/release.ts';
 import { runSmoke, type SmokeResult } from '../ops/smoke.ts';
@@ -7,6 +6,7 @@ import { type Config, ConfigError, describeConfig, loadConfig } from '../platfor
 import { createPool, type Db, redactUrl } from '../platform/db.ts';
 import { resolveDatabase } from '../platform/embedded-db.ts';
 import { MigrationError, migrate, pendingMigrations } from '../platform/migrate.ts';
+import { parse, untilStopped } from './cli-output.ts';
 import { color, phase, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
 import { DEPLOY_COMMANDS, DEPLOY_HELP } from './deploy-help.ts';
 import { OPS_HELP, opsCommands } from './ops-commands.ts';
@@ -37,17 +37,6 @@ embedded PostgreSQL in DATA_DIR — the running one, or one started for the comm
 
 type Command = (args: string[], config: Config) => Promise<number>;
 
-function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(
-  args: string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -62,14 +51,7 @@ const start: Command = async (args, config) => {
   say(
     `${color.green('●')} SwipeSavvy ${config.version} at ${color.bold(server.url)}  ${color.dim(`(API docs ${server.url}/docs · Ctrl-C stops)`)}`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      say(`${signal}: stopping …`);
-      server.close().then(resolve, resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await untilStopped(() => server.close(), { announce: true });
   return 0;
 };
 
@@ -78,14 +60,7 @@ const worker: Command = async (args, config) => {
   const { startWorker } = await import('../worker.ts');
   const running = await startWorker(config);
   say(`${color.green('●')} SwipeSavvy worker ${process.pid} running  ${color.dim('(Ctrl-C stops)')}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      say(`${signal}: stopping …`);
-      running.close().then(resolve, resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await untilStopped(() => running.close(), { announce: true });
   return 0;
 };
 

@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { argoRollout } from '../ops/deploy/argo.ts';
 import { formatVerdict } from '../ops/deploy/canary-analysis.ts';
 import {
@@ -15,22 +14,13 @@ import { DeployError } from '../ops/deploy/release.ts';
 import { golive, PHASES, type SignOff } from '../ops/golive/golive.service.ts';
 import { GO_NO_GO } from '../ops/thresholds.ts';
 import type { Config } from '../platform/config.ts';
+import { keyValues, parse, portOf } from './cli-output.ts';
 import { color, progressBar, say, UsageError, withDatabase } from './cli-support.ts';
 import { routerCommand } from './router-command.ts';
 
 // The go-live toolkit's traffic commands: router, deploy, rollback, deployments, golive.
 
 type Command = (args: string[], config: Config) => Promise<number>;
-
-import type { ParseArgsOptionsConfig } from 'node:util';
-
-function parse<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 /** "30s", "2m", "500ms" or plain seconds → seconds. */
 export function seconds(value: string | undefined, name: string, fallback: number): number {
@@ -45,24 +35,6 @@ function scaleOf(value: string | undefined): number {
   const scale = value === undefined ? 1 : Number(value);
   if (!(scale > 0)) throw new UsageError('--budget-scale must be a positive number');
   return scale;
-}
-
-function portOf(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${name} must be a port number, got ${value}`);
-  return n;
-}
-
-function keyValues(list: string[] | undefined, name: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list ?? []) {
-    const at = item.indexOf('=');
-    if (at < 1) throw new UsageError(`${name} takes KEY=VALUE, got ${item}`);
-    out[item.slice(0, at)] = item.slice(at + 1);
-  }
-  return out;
 }
 
 async function withDeploy<T>(config: Config, work: (ctx: DeployContext) => Promise<T>): Promise<T> {

@@ -1,57 +1,25 @@
-import { parseArgs } from 'node:util';
 import { startRouter } from '../ops/deploy/router.ts';
 import { startNginx } from '../ops/deploy/router-nginx.ts';
 import type { Backend } from '../ops/deploy/router-policy.ts';
-import { color, say, UsageError } from './cli-output.ts';
+import { color, keyValues, parse, portOf, say, UsageError, untilStopped } from './cli-output.ts';
 
 // `swipesavvy router`: the traffic router, built-in or nginx. The CLI's entry (main.ts) loads this
 // module alone for it, not the platform, the database or the rest of the toolkit: the router is a
 // long-lived process on every request's path, and what it does not load its GC never walks.
 
-function flagsOf(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        port: { type: 'string' },
-        'control-port': { type: 'string' },
-        backend: { type: 'string', multiple: true },
-        nginx: { type: 'string' },
-        state: { type: 'string' },
-      },
-      allowPositionals: false,
-      strict: true,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function portOf(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${name} must be a port number, got ${value}`);
-  return n;
-}
-
-function backendsOf(list: string[] | undefined): Backend[] {
-  const backends: Backend[] = [];
-  for (const item of list ?? []) {
-    const at = item.indexOf('=');
-    if (at < 1) throw new UsageError(`--backend takes KEY=VALUE, got ${item}`);
-    const version = item.slice(0, at);
-    const url = item.slice(at + 1);
-    const same = backends.findIndex((b) => b.version === version);
-    if (same === -1) backends.push({ version, url, weight: 0 });
-    else backends[same] = { version, url, weight: 0 };
-  }
-  return backends;
-}
-
 export const routerCommand = async (args: string[]): Promise<number> => {
-  const flags = flagsOf(args);
-  const backends = backendsOf(flags.backend);
+  const flags = parse(args, {
+    port: { type: 'string' },
+    'control-port': { type: 'string' },
+    backend: { type: 'string', multiple: true },
+    nginx: { type: 'string' },
+    state: { type: 'string' },
+  });
+  const backends: Backend[] = Object.entries(keyValues(flags.backend, '--backend')).map(([version, url]) => ({
+    version,
+    url,
+    weight: 0,
+  }));
   if (backends.length === 0) throw new UsageError('give the stable version: --backend VERSION=URL');
   backends[0]!.weight = 100;
   const port = portOf(flags.port, '--port') ?? 8088;
@@ -77,11 +45,7 @@ export const routerCommand = async (args: string[]): Promise<number> => {
     );
     stop = () => router.close();
   }
-  await new Promise<void>((resolve) => {
-    const done = () => stop().then(resolve, resolve);
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  await untilStopped(stop);
   return 0;
 };
 
