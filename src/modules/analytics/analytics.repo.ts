@@ -349,7 +349,7 @@ export async function insertEvents(db: Queryable, merchantId: string, json: stri
     name: 'events-insert',
     text: `WITH x AS (${eventsFromJson}),
      fresh AS (
-       SELECT * FROM x WHERE NOT EXISTS (SELECT 1 FROM event_ids e WHERE e.merchant_id = $1 AND e.id = x.id)
+       SELECT * FROM x WHERE NOT EXISTS (SELECT 1 FROM event_ids e WHERE e.key = swipesavvy_event_key($1, x.id))
      ),
      ids AS (
        INSERT INTO event_ids (merchant_id, id) SELECT $1, id FROM fresh

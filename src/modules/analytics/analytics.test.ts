@@ -124,6 +124,28 @@ describe('analytics from stored events and transactions', async () => {
     assert.equal(again.json().duplicates, 6);
   });
 
+  it("keys event ids by merchant, and refuses the previous release's insert of a known id", async () => {
+    const theirs = await signup(app);
+    await post('/api/customers/import', { customers: [{ externalId: 'z' }] }, theirs);
+    const [customer] = (await get('/api/customers?limit=1', theirs)).json().items as { id: string }[];
+    const theirCampaign = (
+      await post('/api/campaigns', { name: 'Theirs', channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
+    ).json();
+    const event = { id: 'e1', type: 'click', campaignId: theirCampaign.id, customerId: customer!.id, at: iso(now) };
+    const res = await post('/api/events', { events: [event] }, theirs);
+    assert.deepEqual([res.json().accepted, res.json().duplicates], [1, 0], res.body);
+    // the release before migration 074 inserts (merchant_id, id) and takes 23505 for "known"
+    await assert.rejects(
+      db.query('INSERT INTO event_ids (merchant_id, id) VALUES ($1, $2)', [owner.merchantId, 'e1']),
+      (error: { code?: string }) => error.code === '23505',
+    );
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM event_ids WHERE id = $1 AND merchant_id = ANY ($2::uuid[])',
+      ['e1', [owner.merchantId, theirs.merchantId]],
+    );
+    assert.equal(rows[0]!.n, 2);
+  });
+
   it("refuses events for another merchant's campaign", async () => {
     const res = await post(
       '/api/events',
