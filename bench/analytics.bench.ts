@@ -7,7 +7,9 @@
 //      trigger, so the rollups are counted in both). The API's figure is its whole path: HTTP,
 //      JSON, per-item validation, the merchant lock and reference check, deduplication by event id
 //      (event_ids) and the rollups; COPY's is the table load and the rollups only. After both, the
-//      rollups are checked against a count of the raw rows (they are kept synchronously);
+//      rollups are checked against a count of the raw rows (they are kept synchronously). Each run
+//      starts from a checkpoint, the worst moment for random keys (every page's first change after
+//      one is logged whole): the WAL and full-page images of each run are printed with the rates;
 //  (b) p50/p99 of the metrics, segments, portfolio and experiment reads, against GET /api/health
 //      and the raw-event aggregate the rollups replace, both measured here too.
 // The data set is generated inside PostgreSQL (generate_series, chunks of a million on two
@@ -276,14 +278,29 @@ try {
   for (let i = 0; i < apiRows.length; i += BATCH)
     bodies.push(JSON.stringify({ events: apiRows.slice(i, i + BATCH) }));
   let accepted = 0;
+  // the WAL each run writes, and how much of it is full-page images: the first change to a page
+  // after a checkpoint logs the whole page, and random keys (event ids, customers) touch a new page
+  // with nearly every row, so right after the checkpoint above that is most of the WAL
+  const wal = async () =>
+    (
+      await db.query<{ bytes: string; fpi: string }>(
+        'SELECT wal_bytes::text AS bytes, wal_fpi::text AS fpi FROM pg_stat_wal',
+      )
+    ).rows[0]!;
+  const walDelta = (a: { bytes: string; fpi: string }, b: { bytes: string; fpi: string }) =>
+    `${((Number(b.bytes) - Number(a.bytes)) / 2 ** 20).toFixed(0)} MB of WAL, ${(Number(b.fpi) - Number(a.fpi)).toLocaleString()} full-page images`;
+  const batchMs: number[] = [];
+  const apiWal0 = await wal();
   const apiSeconds = await timed(async () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: IN_FLIGHT }, async () => {
         while (next < bodies.length) {
           const body = bodies[next++]!;
+          const t = performance.now();
           const res = await http.request({ method: 'POST', path: '/api/events', headers, body });
           const json = (await res.body.json()) as { accepted: number };
+          batchMs.push(performance.now() - t);
           if (res.statusCode !== 200)
             throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(json)}`);
           accepted += json.accepted;
@@ -292,7 +309,12 @@ try {
     );
   });
   if (accepted !== N.ingest) throw new Error(`only ${accepted} of ${N.ingest} events accepted`);
+  const apiWal = walDelta(apiWal0, await wal());
   const copyRows = rowsFor();
+  // COPY starts from a checkpoint too, as the API run did: else it finds the pages the API run
+  // already logged whole and writes a fraction of the WAL for the same rows
+  await db.query('CHECKPOINT');
+  const copyWal0 = await wal();
   const copySeconds = await timed(async () => {
     let next = 0;
     await Promise.all(
@@ -319,6 +341,7 @@ try {
       }),
     );
   });
+  const copyWal = walDelta(copyWal0, await wal());
   const apiRate = N.ingest / apiSeconds;
   const copyRate = N.ingest / copySeconds;
   // the rollups are kept in the ingesting statement: they already count every row stored
@@ -381,6 +404,11 @@ try {
     `raw COPY           ${N.ingest.toLocaleString()} events in ${copySeconds.toFixed(2)} s = ${Math.round(copyRate).toLocaleString()} events/s`,
   );
   console.log(`API / COPY ratio   ${(apiRate / copyRate).toFixed(2)} (target ≥ 0.30)`);
+  const third = Math.max(1, Math.floor(batchMs.length / 3));
+  console.log(
+    `  batches of ${BATCH.toLocaleString()}, ${IN_FLIGHT} in flight: median ${median(batchMs.slice(0, third)).toFixed(0)} ms in the first third, ${median(batchMs.slice(-third)).toFixed(0)} ms in the last`,
+  );
+  console.log(`  WAL, each run from a checkpoint: API ${apiWal}; COPY ${copyWal}`);
   console.log(
     '  API: HTTP + JSON + validation + merchant lock and reference check + event_ids dedup + insert + rollups;',
   );
