@@ -132,7 +132,11 @@ export async function deployEnvironment(databaseUrl: string) {
   return { dataDir, env, stableUrl };
 }
 
-export type RouterState = { backends: { version: string; url: string; weight: number }[] };
+export type RouterState = {
+  backends: { version: string; url: string; weight: number }[];
+  pid: number;
+  newSpaceMb: number;
+};
 
 export function signoffs(): string[] {
   return ['infrastructure', 'database', 'backend', 'frontend', 'security', 'operations'].flatMap((role) => [

@@ -33,7 +33,7 @@ const [port, controlPort] = [await freePort(), await freePort()];
 const routerUrl = `http://127.0.0.1:${port}`;
 const controlUrl = `http://127.0.0.1:${controlPort}`;
 const env = { ...deployment.env, ROUTER_CONTROL_URL: controlUrl, ANNOUNCE_WEBHOOK_URLS: sink.url };
-await startProcess(
+const router = await startProcess(
   ['router', '--port', String(port), '--control-port', String(controlPort), '--backend', `v1=${stableUrl}`],
   env,
   () => answers(`${routerUrl}/api/health`),
@@ -42,6 +42,12 @@ await startProcess(
 const state = async (): Promise<RouterState> =>
   (await fetch(`${controlUrl}/state`)).json() as Promise<RouterState>;
 const weights = async () => Object.fromEntries((await state()).backends.map((b) => [b.version, b.weight]));
+
+test('the router runs as the started process, with its larger young generation', async () => {
+  const s = await state();
+  assert.equal(s.pid, router.pid);
+  assert.ok(s.newSpaceMb >= 16, `new space ${s.newSpaceMb} MB`);
+});
 
 test('bad input is refused with a clear error and the stable version untouched', {
   timeout: 300_000,

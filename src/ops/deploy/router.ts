@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { type Dispatcher, Pool } from 'undici';
 import { type Backend, pickBackend, policyProblems, STICKY_COOKIE } from './router-policy.ts';
 
@@ -500,6 +501,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     seq: samples.seq,
     pid: process.pid,
     publicUrl,
+    // the young generation the process runs with (the CLI gives the router 16–32 MB semi-spaces)
+    newSpaceMb: (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
   });
   const control = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
