@@ -14,7 +14,9 @@ if (argv[0] === 'router') {
   // 16–32 MB semi-spaces scavenge every few seconds, each as short (the cost is what survives).
   // V8 sizes its heap at start, so the process replaces itself (same pid) with these flags unless
   // it was given a semi-space size already (NODE_OPTIONS or node's own arguments).
-  const given = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => a.includes('semi-space-size'));
+  const given = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) =>
+    a.includes('semi-space-size'),
+  );
   if (!given && process.execve && process.platform !== 'win32')
     process.execve(process.execPath, [
       process.execPath,

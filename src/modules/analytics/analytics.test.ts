@@ -131,7 +131,13 @@ describe('analytics from stored events and transactions', async () => {
     const theirCampaign = (
       await post('/api/campaigns', { name: 'Theirs', channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
     ).json();
-    const event = { id: 'e1', type: 'click', campaignId: theirCampaign.id, customerId: customer!.id, at: iso(now) };
+    const event = {
+      id: 'e1',
+      type: 'click',
+      campaignId: theirCampaign.id,
+      customerId: customer!.id,
+      at: iso(now),
+    };
     const res = await post('/api/events', { events: [event] }, theirs);
     assert.deepEqual([res.json().accepted, res.json().duplicates], [1, 0], res.body);
     // the release before migration 074 inserts (merchant_id, id) and takes 23505 for "known"

@@ -502,7 +502,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     pid: process.pid,
     publicUrl,
     // the young generation the process runs with (the CLI gives the router 16–32 MB semi-spaces)
-    newSpaceMb: (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
+    newSpaceMb:
+      (getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
   });
   const control = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
