@@ -261,9 +261,11 @@ try {
 
   // (a) ingestion: the same rows through the API and through COPY
   const types = ['impression', 'impression', 'impression', 'open', 'click', 'conversion'];
-  const rowsFor = () =>
+  // each run its own customers for the same campaigns (`shift`), so both add experiment units
+  // (COPY used to find the API run's units stored and skip their inserts)
+  const rowsFor = (shift: number) =>
     Array.from({ length: N.ingest }, (_, i) => {
-      const c = (i * 7919) % customerIds.length;
+      const c = (i * 7919 + shift) % customerIds.length;
       return {
         id: randomUUID(),
         type: types[i % types.length]!,
@@ -273,7 +275,7 @@ try {
         at: new Date(Date.now() - 60_000 - (i % 3600) * 1000).toISOString(),
       };
     });
-  const apiRows = rowsFor();
+  const apiRows = rowsFor(0);
   const bodies: string[] = [];
   for (let i = 0; i < apiRows.length; i += BATCH)
     bodies.push(JSON.stringify({ events: apiRows.slice(i, i + BATCH) }));
@@ -310,7 +312,7 @@ try {
   });
   if (accepted !== N.ingest) throw new Error(`only ${accepted} of ${N.ingest} events accepted`);
   const apiWal = walDelta(apiWal0, await wal());
-  const copyRows = rowsFor();
+  const copyRows = rowsFor(Math.floor(customerIds.length / 2) + 1);
   // COPY starts from a checkpoint too, as the API run did: else it finds the pages the API run
   // already logged whole and writes a fraction of the WAL for the same rows
   await db.query('CHECKPOINT');
