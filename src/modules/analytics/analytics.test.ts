@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auth, signup, staff, startTestApp } from '../../../test/helpers.ts';
+import { campaignMetrics } from './analytics.repo.ts';
 
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -182,6 +183,27 @@ describe('analytics from stored events and transactions', async () => {
       res.json().refused.map((r: { index: number }) => r.index),
       [3, 4],
     );
+  });
+
+  it('reads the metrics with a cached plan per interval, not a new plan per request', async () => {
+    const client = await db.connect();
+    try {
+      const since = new Date(now - 7 * 24 * HOUR);
+      for (let i = 0; i < 8; i++)
+        for (const interval of ['hour', 'day'] as const)
+          assert.ok(await campaignMetrics(client, owner.merchantId, campaign.id, interval, since));
+      const { rows } = await client.query<{ name: string; generic: number }>(
+        `SELECT name, generic_plans::int AS generic FROM pg_prepared_statements
+          WHERE name LIKE 'campaign-metrics-%' ORDER BY name`,
+      );
+      // PostgreSQL tries five custom plans, then keeps the generic one if it costs no more
+      assert.deepEqual(rows, [
+        { name: 'campaign-metrics-day', generic: 3 },
+        { name: 'campaign-metrics-hour', generic: 3 },
+      ]);
+    } finally {
+      client.release();
+    }
   });
 
   it('computes campaign metrics from the stored rows', async () => {
