@@ -10,7 +10,8 @@
 -- batch still logs about 9,200 of them, 52 MB, and its id inserts take 0.2–0.36 s). Two ids of a
 -- merchant would have to share 128 bits of MD5 to be taken for one another: among 10 million ids
 -- the chance that any two do is below 1 in 10^24. MD5 rather than SHA-256 because it is immutable
--- SQL on every supported PostgreSQL (sha256 needs a bytea, and text to bytea is not immutable),
+-- SQL on every supported PostgreSQL (sha256 takes bytea, and convert_to, the exact conversion of
+-- text to bytea, is only stable; a cast would read backslashes in the id as escapes),
 -- and a key of the ids a merchant sends itself needs no resistance to an adversary.
 --
 -- Expand, not contract: the key is a column generated from the two columns, so the previous
