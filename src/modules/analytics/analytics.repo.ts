@@ -116,26 +116,7 @@ export async function campaignWithCounts(
 // cheaper than the generic plan and every execution was planned again (a custom plan each time,
 // planning about as long as executing for the hourly series). Each statement alone gets its
 // generic plan after five executions and is not planned again.
-const campaignMetricsText = Object.fromEntries(
-  (
-    [
-      // hours from the hourly rollup; days from the daily one (a row per day, not 24 per variant)
-      // `(SELECT $3)`: a bound no plan can estimate from the value, so the generic plan is costed
-      // like the custom one (with `>= $3` the custom plan estimated fewer rows and always won)
-      [
-        'hour',
-        `SELECT hour AS at, ${sums} FROM analytics_hourly h
-          WHERE h.campaign_id = c.id AND h.hour >= (SELECT $3::timestamptz) GROUP BY 1`,
-      ],
-      [
-        'day',
-        `SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums} FROM analytics_daily d
-          WHERE d.campaign_id = c.id AND d.day >= ($3::timestamptz AT TIME ZONE 'UTC')::date GROUP BY 1`,
-      ],
-    ] as const
-  ).map(([interval, series]) => [
-    interval,
-    `SELECT ${campaignColumns},
+const campaignMetricsSql = (series: string) => `SELECT ${campaignColumns},
        ${countsJson('analytics_totals t WHERE t.campaign_id = c.id')} AS counts,
        ${seriesTuples(series)} AS series,
        (SELECT json_build_object('treatedCustomers', treated_customers, 'treatedRevenue', treated_revenue,
@@ -143,9 +124,16 @@ const campaignMetricsText = Object.fromEntries(
                  'holdoutRevenue', holdout_revenue, 'holdoutRevenueSq', holdout_revenue_sq,
                  'since', since, 'until', until, 'computedAt', computed_at)
           FROM analytics_lift l WHERE l.campaign_id = c.id) AS lift
-       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`,
-  ]),
-) as Record<Interval, string>;
+       FROM campaigns c WHERE c.id = $1 AND c.merchant_id = $2`;
+// hours from the hourly rollup; days from the daily one (a row per day, not 24 per variant)
+const campaignMetricsText: Record<Interval, string> = {
+  // `(SELECT $3)`: a bound no plan can estimate from the value, so the generic plan is costed like
+  // the custom one (with `>= $3` the custom plan estimated fewer rows and always won)
+  hour: campaignMetricsSql(`SELECT hour AS at, ${sums} FROM analytics_hourly h
+          WHERE h.campaign_id = c.id AND h.hour >= (SELECT $3::timestamptz) GROUP BY 1`),
+  day: campaignMetricsSql(`SELECT day::timestamp AT TIME ZONE 'UTC' AS at, ${sums} FROM analytics_daily d
+          WHERE d.campaign_id = c.id AND d.day >= ($3::timestamptz AT TIME ZONE 'UTC')::date GROUP BY 1`),
+};
 
 /**
  * A campaign with its all-time counts, its series per hour from `since` or per UTC day from the
