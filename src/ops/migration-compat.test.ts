@@ -51,3 +51,22 @@ test('rollback advice names what the database needs', () => {
   assert.match(advice, /036_drop line 1: drops a column/);
   assert.match(advice, /restore the pre-deployment backup/);
 });
+
+test('a generated column dropped and added again in one statement is expand; dropped alone, contract', () => {
+  const regenerated = `ALTER TABLE event_ids
+    DROP CONSTRAINT event_ids_pkey,
+    DROP COLUMN key,
+    ADD COLUMN key uuid NOT NULL GENERATED ALWAYS AS (swipesavvy_event_key(merchant_id, id)) STORED,
+    ADD CONSTRAINT event_ids_pkey PRIMARY KEY (key);`;
+  assert.equal(classifyMigration('x', regenerated).class, 'expand');
+  // a plain column added back has lost its values; another column's drop is still a drop
+  for (const sql of [
+    'ALTER TABLE t DROP COLUMN key, ADD COLUMN key uuid;',
+    'ALTER TABLE t DROP COLUMN key, DROP COLUMN note, ADD COLUMN key uuid GENERATED ALWAYS AS (f(a)) STORED;',
+    'ALTER TABLE t DROP COLUMN key; ALTER TABLE t ADD COLUMN key uuid GENERATED ALWAYS AS (f(a)) STORED;',
+  ]) {
+    const r = classifyMigration('x', sql);
+    assert.equal(r.class, 'contract', sql);
+    assert.equal(r.findings[0]!.kind, 'drop-column', sql);
+  }
+});

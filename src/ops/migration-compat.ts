@@ -65,6 +65,26 @@ const RULES: { kind: string; pattern: RegExp; reason: string; why: string }[] = 
   },
 ];
 
+// A generated column dropped and added again in the same ALTER TABLE, to have every row's
+// value computed anew (PostgreSQL before 17 has no SET EXPRESSION): no release ever writes a
+// generated column, and the statement's lock keeps the old version from reading between the
+// drop and the add, so that version finds the column as before.
+const DROPPED_COLUMN =
+  /\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?!CONSTRAINT\b|DEFAULT\b|NOT\s+NULL\b|IDENTITY\b|EXPRESSION\b)([\w"]+)/gi;
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+function regeneratesEveryDroppedColumn(statement: string): boolean {
+  const dropped = [...statement.matchAll(DROPPED_COLUMN)].map((m) => m[1]!);
+  return (
+    dropped.length > 0 &&
+    dropped.every((name) =>
+      new RegExp(
+        `\\bADD\\s+(?:COLUMN\\s+)?${escapeRegExp(name)}\\s[^,;]*\\bGENERATED\\s+ALWAYS\\s+AS\\s*\\(`,
+        'i',
+      ).test(statement),
+    )
+  );
+}
+
 const ADD_NOT_NULL = /\bADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?[\w"]+\s+[^,;]*\bNOT\s+NULL\b[^,;]*/gi;
 
 /** Blanks out comments and string/dollar-quoted bodies, keeping line breaks so line numbers hold. */
@@ -88,6 +108,7 @@ export function analyzeMigration(sql: string): CompatReport {
     offset += statement.length + 1;
     if (!compact) continue;
     for (const rule of RULES) {
+      if (rule.kind === 'drop-column' && regeneratesEveryDroppedColumn(statement)) continue;
       if (rule.pattern.test(statement))
         findings.push({
           line,

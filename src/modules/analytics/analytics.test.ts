@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { auth, signup, staff, startTestApp } from '../../../test/helpers.ts';
 import { campaignMetrics } from './analytics.repo.ts';
@@ -151,6 +152,46 @@ describe('analytics from stored events and transactions', async () => {
       ['e1', [owner.merchantId, theirs.merchantId]],
     );
     assert.equal(rows[0]!.n, 2);
+  });
+
+  it('keys an event id by a SHA-256 of its merchant and its exact text', async () => {
+    const theirs = await signup(app);
+    await post('/api/customers/import', { customers: [{ externalId: 'k' }] }, theirs);
+    const [customer] = (await get('/api/customers?limit=1', theirs)).json().items as { id: string }[];
+    const theirCampaign = (
+      await post('/api/campaigns', { name: 'Keys', channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
+    ).json();
+    // backslashes (which a text-to-bytea cast would read as escapes), non-ASCII, a quote
+    const ids = ['a\\b', '\\000', 'x\\\\y', 'back\\', 'é€😀', "it's"];
+    const events = ids.map((eventId) => ({
+      id: eventId,
+      type: 'click',
+      campaignId: theirCampaign.id,
+      customerId: customer!.id,
+      at: iso(now),
+    }));
+    const first = await post('/api/events', { events }, theirs);
+    assert.deepEqual([first.json().accepted, first.json().duplicates], [ids.length, 0], first.body);
+    const again = await post('/api/events', { events }, theirs);
+    assert.deepEqual([again.json().accepted, again.json().duplicates], [0, ids.length], again.body);
+    const { rows } = await db.query<{ id: string; key: string }>(
+      'SELECT id, key::text FROM event_ids WHERE merchant_id = $1',
+      [theirs.merchantId],
+    );
+    // the first 16 bytes of SHA-256 over the UTF-8 text, computed here independently
+    const expected = (eventId: string) => {
+      const hex = createHash('sha256').update(`${theirs.merchantId}:${eventId}`, 'utf8').digest('hex');
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+    };
+    assert.deepEqual(
+      new Map(rows.map((r) => [r.id, r.key])),
+      new Map(ids.map((eventId) => [eventId, expected(eventId)])),
+    );
+    // MD5 is refused by an OpenSSL in FIPS mode, which would refuse every event with it
+    const { rows: fn } = await db.query<{ src: string }>(
+      `SELECT prosrc AS src FROM pg_proc WHERE proname = 'swipesavvy_event_key'`,
+    );
+    assert.doesNotMatch(fn[0]!.src, /md5/i);
   });
 
   it("refuses events for another merchant's campaign", async () => {
