@@ -116,10 +116,11 @@ export async function migrate(pool: pg.Pool, options: MigrateOptions = {}): Prom
           for (const m of pending) {
             current = m;
             await apply(m);
-            options.log?.(`checked ${m.version}_${m.name}`);
             applied.push(m);
           }
           await client.query('ROLLBACK');
+          // said once the whole run got through: an attempt given up for a lock is not repeated in the log
+          for (const m of applied) options.log?.(`checked ${m.version}_${m.name}`);
         } else {
           for (const m of pending.slice(applied.length)) {
             current = m;
