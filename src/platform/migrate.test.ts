@@ -3,18 +3,30 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { testDatabase } from '../../test/helpers.ts';
 import { createPool } from './db.ts';
-import { loadMigrations, type Migration, MigrationError, migrate } from './migrate.ts';
+import { loadMigrations, type MigrateOptions, type Migration, MigrationError, migrate } from './migrate.ts';
 
 describe('migrations wait for table locks only so long, then try again', async () => {
   const url = await testDatabase();
   const db = createPool(url, 4);
   after(() => db.end());
-  const migration = (version: number, sql: string): Migration => ({
-    version,
-    name: `lock_test_${version}`,
-    sql,
-    checksum: `test-${version}`,
-  });
+  /** every real migration, then test ones that each add a column to merchants */
+  const pendingWith = (...added: [version: number, column: string][]): Migration[] => [
+    ...loadMigrations(),
+    ...added.map(([version, column]) => ({
+      version,
+      name: `lock_test_${version}`,
+      sql: `ALTER TABLE merchants ADD COLUMN ${column} int`,
+      checksum: `test-${version}`,
+    })),
+  ];
+  /** migrate with a short lock timeout, keeping its log lines */
+  const migrateLogged = (migrations: Migration[], options: Omit<MigrateOptions, 'migrations' | 'log'>) => {
+    const lines: string[] = [];
+    return {
+      lines,
+      run: migrate(db, { migrations, lockTimeoutMs: 300, ...options, log: (l) => lines.push(l) }),
+    };
+  };
   // a reader's long transaction holds merchants, which the migration must lock exclusively
   const holdMerchants = async () => {
     const holder = new pg.Client({ connectionString: url });
@@ -39,17 +51,7 @@ describe('migrations wait for table locks only so long, then try again', async (
   it('gives up after its attempts with nothing applied, and other queries are not held behind it', async () => {
     const holder = await holdMerchants();
     try {
-      const pending = [
-        ...loadMigrations(),
-        migration(9001, 'ALTER TABLE merchants ADD COLUMN lock_test_a int'),
-      ];
-      const lines: string[] = [];
-      const run = migrate(db, {
-        migrations: pending,
-        lockTimeoutMs: 300,
-        lockAttempts: 2,
-        log: (l) => lines.push(l),
-      });
+      const { lines, run } = migrateLogged(pendingWith([9001, 'lock_test_a']), { lockAttempts: 2 });
       // a query arriving while the ALTER waits queues behind it, but only until it gives up:
       // without lock_timeout it would wait for the long transaction, which is still open here
       await new Promise((r) => setTimeout(r, 100));
@@ -76,17 +78,7 @@ describe('migrations wait for table locks only so long, then try again', async (
 
   it('applies the migration once the lock is free within its attempts', async () => {
     const holder = await holdMerchants();
-    const pending = [
-      ...loadMigrations(),
-      migration(9002, 'ALTER TABLE merchants ADD COLUMN lock_test_b int'),
-    ];
-    const lines: string[] = [];
-    const run = migrate(db, {
-      migrations: pending,
-      lockTimeoutMs: 300,
-      lockAttempts: 5,
-      log: (l) => lines.push(l),
-    });
+    const { lines, run } = migrateLogged(pendingWith([9002, 'lock_test_b']), { lockAttempts: 5 });
     await new Promise((r) => setTimeout(r, 500));
     await holder.release();
     const result = await run;
@@ -104,11 +96,7 @@ describe('migrations wait for table locks only so long, then try again', async (
   it('a dry run that cannot take its locks fails the same way and leaves nothing', async () => {
     const holder = await holdMerchants();
     try {
-      const pending = [
-        ...loadMigrations(),
-        migration(9002, 'ALTER TABLE merchants ADD COLUMN lock_test_b int'),
-        migration(9003, 'ALTER TABLE merchants ADD COLUMN lock_test_c int'),
-      ];
+      const pending = pendingWith([9002, 'lock_test_b'], [9003, 'lock_test_c']);
       await assert.rejects(
         migrate(db, { migrations: pending, dryRun: true, lockTimeoutMs: 200, lockAttempts: 1 }),
         /9003_lock_test_9003 could not take its table locks/,

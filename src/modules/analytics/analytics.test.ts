@@ -42,6 +42,16 @@ describe('analytics from stored events and transactions', async () => {
     })
   ).json();
   const now = Date.now();
+  /** another merchant with one customer and one campaign of its own */
+  const merchantWithCampaign = async (name: string) => {
+    const theirs = await signup(app);
+    await post('/api/customers/import', { customers: [{ externalId: 'only' }] }, theirs);
+    const [customer] = (await get('/api/customers?limit=1', theirs)).json().items as { id: string }[];
+    const theirCampaign = (
+      await post('/api/campaigns', { name, channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
+    ).json() as { id: string };
+    return { theirs, customer: customer!, theirCampaign };
+  };
 
   it('stores valid events, ignores resends and refuses bad items with their reason', async () => {
     const events = [
@@ -127,17 +137,12 @@ describe('analytics from stored events and transactions', async () => {
   });
 
   it("keys event ids by merchant, and refuses the previous release's insert of a known id", async () => {
-    const theirs = await signup(app);
-    await post('/api/customers/import', { customers: [{ externalId: 'z' }] }, theirs);
-    const [customer] = (await get('/api/customers?limit=1', theirs)).json().items as { id: string }[];
-    const theirCampaign = (
-      await post('/api/campaigns', { name: 'Theirs', channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
-    ).json();
+    const { theirs, customer, theirCampaign } = await merchantWithCampaign('Theirs');
     const event = {
       id: 'e1',
       type: 'click',
       campaignId: theirCampaign.id,
-      customerId: customer!.id,
+      customerId: customer.id,
       at: iso(now),
     };
     const res = await post('/api/events', { events: [event] }, theirs);
@@ -155,19 +160,14 @@ describe('analytics from stored events and transactions', async () => {
   });
 
   it('keys an event id by a SHA-256 of its merchant and its exact text', async () => {
-    const theirs = await signup(app);
-    await post('/api/customers/import', { customers: [{ externalId: 'k' }] }, theirs);
-    const [customer] = (await get('/api/customers?limit=1', theirs)).json().items as { id: string }[];
-    const theirCampaign = (
-      await post('/api/campaigns', { name: 'Keys', channel: 'email', budget: 10, unitCost: 0.1 }, theirs)
-    ).json();
+    const { theirs, customer, theirCampaign } = await merchantWithCampaign('Keys');
     // backslashes (which a text-to-bytea cast would read as escapes), non-ASCII, a quote
     const ids = ['a\\b', '\\000', 'x\\\\y', 'back\\', 'é€😀', "it's"];
     const events = ids.map((eventId) => ({
       id: eventId,
       type: 'click',
       campaignId: theirCampaign.id,
-      customerId: customer!.id,
+      customerId: customer.id,
       at: iso(now),
     }));
     const first = await post('/api/events', { events }, theirs);
